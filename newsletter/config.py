@@ -1,0 +1,223 @@
+"""Settings: a TOML file overridden by NEWSLETTER_* environment variables; secrets only from the
+environment. Loaded once at the edge (the CLI) and passed down."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///newsletter.sqlite3"
+SMTP_SECURITY = ("none", "starttls", "ssl")
+# Values people leave in example files; a key like this would make every token forgeable.
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "secret-key", "xxx", "todo", "dev"}
+_MIN_SECRET_LENGTH = 16
+
+# TOML key -> environment variable. Secrets are absent here on purpose: they have no TOML key.
+_ENV_NAMES = {
+    "database_url": "NEWSLETTER_DATABASE_URL",
+    "timezone": "NEWSLETTER_TIMEZONE",
+    "from": "NEWSLETTER_FROM",
+    "base_url": "NEWSLETTER_BASE_URL",
+    "site_name": "NEWSLETTER_SITE_NAME",
+    "smtp.host": "NEWSLETTER_SMTP_HOST",
+    "smtp.port": "NEWSLETTER_SMTP_PORT",
+    "smtp.username": "NEWSLETTER_SMTP_USERNAME",
+    "smtp.security": "NEWSLETTER_SMTP_SECURITY",
+}
+_SECRET_ENV = {"secret_key": "NEWSLETTER_SECRET_KEY", "smtp.password": "NEWSLETTER_SMTP_PASSWORD"}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    security: str = "none"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Optional fields are required only by the commands that use them; see the `require_*`."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: ZoneInfo = ZoneInfo("Europe/Moscow")
+    from_address: str | None = None
+    base_url: str | None = None
+    secret_key: str | None = None
+    site_name: str = "VPK News"
+    smtp: SmtpSettings = SmtpSettings()
+
+    def require_from(self) -> str:
+        if not self.from_address:
+            raise ConfigError("NEWSLETTER_FROM is not set: the sender address of the edition")
+        return self.from_address
+
+    def require_base_url(self) -> str:
+        if not self.base_url:
+            raise ConfigError("NEWSLETTER_BASE_URL is not set: links in the email are built from it")
+        return self.base_url
+
+    def require_secret_key(self) -> str:
+        if not self.secret_key:
+            raise ConfigError(
+                "NEWSLETTER_SECRET_KEY is not set: it signs unsubscribe links "
+                "(set it in the environment, e.g. to the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
+        return self.secret_key
+
+
+def load_settings(
+    config_path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (from the argument or NEWSLETTER_CONFIG), then apply the environment."""
+    env = os.environ if environ is None else environ
+    path = config_path or (Path(env["NEWSLETTER_CONFIG"]) if env.get("NEWSLETTER_CONFIG") else None)
+    raw = _flatten(_read_toml(path)) if path else {}
+    for key in raw:
+        if key in _SECRET_ENV:
+            raise ConfigError(
+                f"{path}: '{key}' is a secret and is read only from {_SECRET_ENV[key]} "
+                "in the environment; remove it from the file"
+            )
+        if key not in _ENV_NAMES:
+            raise ConfigError(f"{path}: unknown setting '{key}'")
+    values: dict[str, tuple[Any, str]] = {k: (v, f"{path}: {k}") for k, v in raw.items()}
+    for key, name in (_ENV_NAMES | _SECRET_ENV).items():
+        if env.get(name, "") != "":
+            values[key] = (env[name], name)
+
+    def get(key: str) -> tuple[Any, str] | None:
+        return values.get(key)
+
+    smtp = SmtpSettings(
+        host=_string(get("smtp.host")) or SmtpSettings.host,
+        port=_port(get("smtp.port")),
+        username=_string(get("smtp.username")),
+        password=_string(get("smtp.password")),
+        security=_choice(get("smtp.security"), SMTP_SECURITY, SmtpSettings.security),
+    )
+    return Settings(
+        database_url=_string(get("database_url")) or DEFAULT_DATABASE_URL,
+        timezone=_timezone(get("timezone")),
+        from_address=_sender(get("from")),
+        base_url=_base_url(get("base_url")),
+        secret_key=_secret(get("secret_key")),
+        site_name=_string(get("site_name")) or Settings.site_name,
+        smtp=smtp,
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: configuration file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _string(item: tuple[Any, str] | None) -> str | None:
+    if item is None:
+        return None
+    value, name = item
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected a string, got {value!r}")
+    if "\n" in value or "\r" in value:
+        raise ConfigError(f"{name}: must be a single line")
+    return value.strip() or None
+
+
+def _port(item: tuple[Any, str] | None) -> int:
+    if item is None:
+        return SmtpSettings.port
+    value, name = item
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a port number, got {value!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{name}: port {port} is out of range 1-65535")
+    return port
+
+
+def _choice(item: tuple[Any, str] | None, allowed: tuple[str, ...], default: str) -> str:
+    value = _string(item)
+    if value is None:
+        return default
+    if value.lower() not in allowed:
+        assert item is not None
+        raise ConfigError(f"{item[1]}: {value!r} is not one of {', '.join(allowed)}")
+    return value.lower()
+
+
+def _timezone(item: tuple[Any, str] | None) -> ZoneInfo:
+    value = _string(item)
+    if value is None:
+        return Settings.timezone
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        assert item is not None
+        raise ConfigError(f"{item[1]}: unknown time zone {value!r}") from None
+
+
+def _sender(item: tuple[Any, str] | None) -> str | None:
+    value = _string(item)
+    if value is None:
+        return None
+    assert item is not None
+    display, addr = parseaddr(value)
+    try:
+        valid = validate_email(addr, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ConfigError(f"{item[1]}: {value!r} is not a valid sender address: {exc}") from None
+    return str(Address(display_name=display, addr_spec=valid.normalized))
+
+
+def _base_url(item: tuple[Any, str] | None) -> str | None:
+    value = _string(item)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        assert item is not None
+        raise ConfigError(f"{item[1]}: {value!r} is not an absolute http(s) URL")
+    return value.rstrip("/")
+
+
+def _secret(item: tuple[Any, str] | None) -> str | None:
+    value = _string(item)
+    if value is None:
+        return None
+    assert item is not None
+    if value.lower() in _PLACEHOLDER_SECRETS or len(value) < _MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"{item[1]}: looks like a placeholder; use a random value of at least "
+            f"{_MIN_SECRET_LENGTH} characters"
+        )
+    return value
