@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///newsletter.sqlite3"
+DEFAULT_TIMEZONE = ZoneInfo("Europe/Moscow")  # the site's own
 SMTP_SECURITY = ("none", "starttls", "ssl")
 # Values people leave in example files; a key like this would make every token forgeable.
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "secret-key", "xxx", "todo", "dev"}
@@ -53,7 +54,7 @@ class Settings:
     """Optional fields are required only by the commands that use them; see the `require_*`."""
 
     database_url: str = DEFAULT_DATABASE_URL
-    timezone: ZoneInfo = ZoneInfo("Europe/Moscow")
+    timezone: ZoneInfo = DEFAULT_TIMEZONE
     from_address: str | None = None
     base_url: str | None = None
     secret_key: str | None = None
@@ -67,7 +68,9 @@ class Settings:
 
     def require_base_url(self) -> str:
         if not self.base_url:
-            raise ConfigError("NEWSLETTER_BASE_URL is not set: links in the email are built from it")
+            raise ConfigError(
+                "NEWSLETTER_BASE_URL is not set: links in the email are built from it"
+            )
         return self.base_url
 
     def require_secret_key(self) -> str:
@@ -178,7 +181,7 @@ def _choice(item: tuple[Any, str] | None, allowed: tuple[str, ...], default: str
 def _timezone(item: tuple[Any, str] | None) -> ZoneInfo:
     value = _string(item)
     if value is None:
-        return Settings.timezone
+        return DEFAULT_TIMEZONE
     try:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):

@@ -1,0 +1,1 @@
+"""Persistence: typed SQLAlchemy models, named queries and Alembic migrations."""

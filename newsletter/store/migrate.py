@@ -1,0 +1,42 @@
+"""Schema migrations through Alembic's API, so users need no alembic.ini of their own."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from newsletter.errors import NewsletterError
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("newsletter.store") / "migrations")
+    )
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create the schema or bring it up to `revision`."""
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def ensure_current(engine: Engine) -> None:
+    """Refuse to work on a database whose schema is missing or older than this code."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current != head:
+        state = "has no schema" if current is None else f"is at revision {current}, not {head}"
+        raise NewsletterError(
+            f"the database {engine.url.render_as_string(hide_password=True)} {state}: "
+            "run `newsletter db upgrade`"
+        )
