@@ -1,0 +1,1 @@
+"""Sample content bundled with the package for the demo and the tests."""
