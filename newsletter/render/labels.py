@@ -1,0 +1,70 @@
+"""Interface wording per reader language, so templates never branch on the language themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from babel import Locale
+
+from newsletter.errors import NewsletterError
+
+LABELS: Final[Mapping[str, Mapping[str, str]]] = {
+    "en": {
+        "subject": "{site} — daily digest, {date}",
+        "daily_digest": "Daily digest",
+        "read_more": "Read more",
+        "by_author": "By {author}",
+        "most_discussed": "Most discussed",
+        "reply_to": "Reply to «{title}»",
+        "why_received": (
+            "You are receiving this email because you subscribed to the {site} daily digest."
+        ),
+        "unsubscribe": "Unsubscribe",
+        "view_in_browser": "View in browser",
+    },
+    "ru": {
+        "subject": "{site} — дайджест за {date}",
+        "daily_digest": "Ежедневный дайджест",
+        "read_more": "Читать полностью",
+        "by_author": "Автор: {author}",
+        "most_discussed": "Самое обсуждаемое",
+        "reply_to": "Ответ на «{title}»",
+        "why_received": (
+            "Вы получили это письмо, потому что подписались на ежедневный дайджест {site}."
+        ),
+        "unsubscribe": "Отписаться",
+        "view_in_browser": "Открыть в браузере",
+    },
+}
+
+# Keyed by CLDR plural category: Russian needs three forms ("1 комментарий, 2 комментария,
+# 5 комментариев"), which a singular/plural pair cannot express.
+COMMENT_COUNTS: Final[Mapping[str, Mapping[str, str]]] = {
+    "en": {"one": "{n} comment", "other": "{n} comments"},
+    "ru": {
+        "one": "{n} комментарий",
+        "few": "{n} комментария",
+        "many": "{n} комментариев",
+        "other": "{n} комментария",
+    },
+}
+
+SUPPORTED_LANGUAGES: Final[tuple[str, ...]] = tuple(LABELS)
+
+
+def labels_for(lang: str) -> Mapping[str, str]:
+    """The catalogue for `lang`; an unknown language is refused rather than silently English."""
+    try:
+        return LABELS[lang]
+    except KeyError:
+        raise NewsletterError(
+            f"no labels for language {lang!r}; supported: {', '.join(SUPPORTED_LANGUAGES)}"
+        ) from None
+
+
+def comment_count(n: int, *, lang: str) -> str:
+    """`n` comments in `lang`, with the plural form that language's grammar asks for."""
+    forms = COMMENT_COUNTS[lang]
+    form = Locale.parse(lang).plural_form(n)
+    return forms.get(form, forms["other"]).format(n=n)
