@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
 from sqlalchemy import func, insert, literal, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from newsletter.content import ArticleRecord, IngestBatch, ThreadRecord
@@ -175,15 +174,13 @@ def enqueue_deliveries(*, session: Session, edition_id: int) -> int:
         literal(0),
         literal(now, Delivery.updated_at.type),
     ).where(Subscriber.status == SubscriberStatus.ACTIVE, ~already.exists())
-    result = cast(
-        CursorResult[Any],
-        session.execute(
-            insert(Delivery).from_select(
-                ["edition_id", "subscriber_id", "status", "attempts", "updated_at"], rows
-            )
-        ),
+    # Counted through RETURNING: psycopg reports no row count for INSERT ... SELECT here.
+    inserted = session.scalars(
+        insert(Delivery)
+        .from_select(["edition_id", "subscriber_id", "status", "attempts", "updated_at"], rows)
+        .returning(Delivery.id)
     )
-    return result.rowcount
+    return len(inserted.all())
 
 
 def deliveries_to_send(
@@ -201,7 +198,7 @@ def deliveries_to_send(
         .order_by(Delivery.id)
         .limit(limit)
     )
-    return [(delivery, subscriber) for delivery, subscriber in rows.tuples()]
+    return [(delivery, subscriber) for delivery, subscriber in rows]
 
 
 def delivery_counts(*, session: Session, edition_id: int) -> dict[DeliveryStatus, int]:
@@ -211,7 +208,7 @@ def delivery_counts(*, session: Session, edition_id: int) -> dict[DeliveryStatus
         .group_by(Delivery.status)
     )
     counts = dict.fromkeys(DeliveryStatus, 0)
-    counts.update({status: count for status, count in rows.tuples()})
+    counts.update({status: count for status, count in rows})
     return counts
 
 

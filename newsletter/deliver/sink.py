@@ -1,0 +1,73 @@
+"""A local SMTP server that keeps what it receives as .eml and .html files, for the demo and
+the tests: the real protocol on 127.0.0.1, nothing leaves the machine."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class _SaveHandler:
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.saved: list[Path] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        data: bytes = envelope.original_content or envelope.content
+        for recipient in envelope.rcpt_tos:
+            with self._lock:
+                stem = f"{len(self.saved) + 1:05d}-{re.sub(r'[^A-Za-z0-9@._-]', '_', recipient)}"
+                eml = self.out_dir / f"{stem}.eml"
+                eml.write_bytes(data)
+                self.saved.append(eml)
+            message = message_from_bytes(data, policy=default)
+            assert isinstance(message, EmailMessage)
+            html = message.get_body(preferencelist=("html",))
+            if html is not None:
+                (self.out_dir / f"{stem}.html").write_text(str(html.get_content()), "utf-8")
+        return "250 Message accepted for delivery"
+
+
+class SavingSmtpServer:
+    """`with SavingSmtpServer(dir) as server:` listens on host:server.port while the block runs."""
+
+    def __init__(self, out_dir: Path, host: str = "127.0.0.1") -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._handler = _SaveHandler(out_dir)
+        self.host = host
+        self.port = _free_port(host)
+        self._controller = Controller(self._handler, hostname=host, port=self.port)
+
+    @property
+    def saved(self) -> list[Path]:
+        """The .eml files written so far, in arrival order."""
+        return list(self._handler.saved)
+
+    def __enter__(self) -> SavingSmtpServer:
+        self._controller.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._controller.stop()
+
+
+def _free_port(host: str) -> int:
+    # aiosmtpd's controller checks readiness by connecting to its port, so it needs a real one.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

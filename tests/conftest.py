@@ -1,0 +1,91 @@
+"""Shared fixtures: real SQLite files, a real PostgreSQL database when NEWSLETTER_TEST_PG_URL is
+set, and a real SMTP server on 127.0.0.1 that keeps what it receives."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from newsletter.config import Settings, SmtpSettings
+from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.store.db import make_engine
+from newsletter.store.migrate import upgrade
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLE_PAGE = FIXTURES / "site-page-2024-12-23.txt"
+PG_ENV = "NEWSLETTER_TEST_PG_URL"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'newsletter.sqlite3'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, dropped afterwards."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set (CI sets it)")
+    name = f"newsletter_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs on a SQLite file and on PostgreSQL."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[SavingSmtpServer]:
+    with SavingSmtpServer(tmp_path / "received") as server:
+        yield server
+
+
+@pytest.fixture
+def settings(database_url: str, smtp_server: SavingSmtpServer) -> Settings:
+    return Settings(
+        database_url=database_url,
+        from_address="VPK News <digest@vpk-news.example>",
+        base_url="https://news.example.org",
+        secret_key=secrets.token_hex(32),
+        smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port),
+    )
+
+
+def received(server: SavingSmtpServer) -> list[EmailMessage]:
+    """Every message the server got, parsed with the stdlib."""
+    messages = []
+    for path in server.saved:
+        message = message_from_bytes(path.read_bytes(), policy=default)
+        assert isinstance(message, EmailMessage)
+        messages.append(message)
+    return messages
