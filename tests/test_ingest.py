@@ -1,8 +1,5 @@
 """Reading input files: the real exported page, JSON Lines, RSS and Atom, and every rejection."""
 
-# Russian test data has words made only of letters that look Latin; they are not typos.
-# ruff: noqa: RUF001
-
 from __future__ import annotations
 
 import json
