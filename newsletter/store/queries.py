@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
@@ -138,8 +138,9 @@ def get_edition(*, session: Session, edition_date: date) -> Edition | None:
 
 
 def get_subscriber(*, session: Session, email: str) -> Subscriber | None:
+    # lower() on both sides in SQL: SQLite folds ASCII only, and the unique index sees that.
     return session.scalars(
-        select(Subscriber).where(func.lower(Subscriber.email) == email.lower())
+        select(Subscriber).where(func.lower(Subscriber.email) == func.lower(email))
     ).one_or_none()
 
 
@@ -147,18 +148,18 @@ def list_subscribers(*, session: Session) -> Sequence[Subscriber]:
     return session.scalars(select(Subscriber).order_by(Subscriber.id)).all()
 
 
-def existing_emails(*, session: Session, emails: Iterable[str]) -> set[str]:
-    """The lower-cased addresses among `emails` that are already stored."""
-    wanted = sorted({e.lower() for e in emails})
-    found: set[str] = set()
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start : start + _IN_CHUNK]
-        found.update(
-            session.scalars(
-                select(func.lower(Subscriber.email)).where(func.lower(Subscriber.email).in_(chunk))
+def stored_keys(*, session: Session, emails: Sequence[str]) -> set[str]:
+    """Python-lower-cased stored addresses that the unique index counts as one of `emails`."""
+    keys: set[str] = set()
+    for start in range(0, len(emails), _IN_CHUNK):
+        wanted = [func.lower(email) for email in emails[start : start + _IN_CHUNK]]
+        keys.update(
+            stored.lower()
+            for stored in session.scalars(
+                select(Subscriber.email).where(func.lower(Subscriber.email).in_(wanted))
             )
         )
-    return found
+    return keys
 
 
 def enqueue_deliveries(*, session: Session, edition_id: int) -> int:

@@ -1,0 +1,50 @@
+"""Checks for what a subscriber gives us: every value here ends up in a mail header."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+from subscribers.errors import InvalidAddress, InvalidValue
+
+LANGS = ("en", "ru")
+DEFAULT_LANG = "en"
+MAX_NAME_LENGTH = 300  # the width of subscribers.name
+# Controls (CR, LF, TAB, NUL...) and the Unicode line and paragraph separators: any of them in a
+# display name could split the To: header or garble it.
+_FORBIDDEN_IN_NAME = {"Cc", "Zl", "Zp"}
+
+
+def normalize_address(raw: str) -> str:
+    """The address as stored and compared: validated, domain lower-cased and IDNA-decoded."""
+    # email_validator rejects these too; checking first keeps header injection a named refusal.
+    if "\r" in raw or "\n" in raw:
+        raise InvalidAddress(raw, "contains a line break")
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidAddress(raw, str(exc).rstrip(".")) from exc
+
+
+def validate_name(raw: str | None) -> str | None:
+    """A display name safe for the To: header, or None when there is none."""
+    if raw is None:
+        return None
+    name = raw.strip()
+    for char in name:
+        if unicodedata.category(char) in _FORBIDDEN_IN_NAME:
+            raise InvalidValue("name", raw, f"contains the control character U+{ord(char):04X}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidValue("name", raw, f"longer than {MAX_NAME_LENGTH} characters")
+    return name or None
+
+
+def validate_lang(raw: str | None) -> str:
+    """The edition language: the newsletter is written in English and Russian only."""
+    if raw is None or not raw.strip():
+        return DEFAULT_LANG
+    lang = raw.strip().lower()
+    if lang not in LANGS:
+        raise InvalidValue("lang", raw, f"expected one of {', '.join(LANGS)}")
+    return lang
