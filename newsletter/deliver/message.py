@@ -28,11 +28,11 @@ def compose(
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id
-    message["Content-Language"] = lang
     # RFC 2369 and RFC 8058: mail clients show an unsubscribe button and POST to it in one click.
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # 7-bit transfer encoding: relays without 8BITMIME must pass the message unchanged.
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    message["Content-Language"] = lang  # after the parts: setting content clears Content-*
     return message

@@ -34,7 +34,8 @@ class _SaveHandler:
             assert isinstance(message, EmailMessage)
             html = message.get_body(preferencelist=("html",))
             if html is not None:
-                (self.out_dir / f"{stem}.html").write_text(str(html.get_content()), "utf-8")
+                page = str(html.get_content()).replace("\r\n", "\n")  # SMTP's CRLF, not a file's
+                (self.out_dir / f"{stem}.html").write_text(page, "utf-8")
         return "250 Message accepted for delivery"
 
 

@@ -1,0 +1,58 @@
+"""What every command shares: settings loaded once per invocation, an engine, option parsing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+from sqlalchemy import Engine
+
+from newsletter.config import Settings, load_settings
+from newsletter.store.db import make_engine
+from newsletter.store.migrate import ensure_current
+
+
+@dataclass
+class State:
+    config_path: Path | None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def engine(self, *, migrated: bool = True) -> Engine:
+        """An engine on the configured database; by default one whose schema is current."""
+        engine = make_engine(self.settings.database_url)
+        if migrated:
+            ensure_current(engine)
+        return engine
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj
+
+
+def parse_day(value: str | None, settings: Settings) -> date:
+    """YYYY-MM-DD, or today in the site's time zone when omitted."""
+    if value is None:
+        return datetime.now(settings.timezone).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2024-12-23") from None
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 date-time") from None

@@ -1,0 +1,95 @@
+"""Delivery commands: send and run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newsletter import edition
+from newsletter.cli.common import parse_day, state
+from newsletter.cli.content import DateOption
+from newsletter.deliver import SmtpTransport
+from newsletter.errors import NewsletterError
+
+EXIT_LEFT_TO_RETRY = 4
+
+
+class DeliveryIncomplete(NewsletterError):
+    """Some recipients were deferred; the next run picks them up."""
+
+    exit_code = EXIT_LEFT_TO_RETRY
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(send)
+    app.command()(run)
+
+
+def send(
+    ctx: typer.Context,
+    day: DateOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Compose every message; send and record nothing.")
+    ] = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Send one test copy to this address only.")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the test copy.")] = "en",
+) -> None:
+    """Deliver a built edition to every active subscriber who has not had it."""
+    s = state(ctx)
+    engine = s.engine()
+    when = parse_day(day, s.settings)
+    if to is not None:
+        with SmtpTransport(s.settings.smtp) as transport:
+            address = edition.send_test(
+                settings=s.settings, engine=engine, day=when, to=to, lang=lang, transport=transport
+            )
+        typer.echo(f"test copy of {when} sent to {address}")
+        return
+    if dry_run:
+        report = edition.send(engine=engine, settings=s.settings, day=when, transport=None)
+        typer.echo(f"dry run: {report.queued} messages composed for {when}; nothing sent")
+        return
+    with SmtpTransport(s.settings.smtp) as transport:
+        report = edition.send(engine=engine, settings=s.settings, day=when, transport=transport)
+    _show(report)
+
+
+def run(ctx: typer.Context, day: DateOption = None) -> None:
+    """What cron calls: build the day's edition if needed, then send what is left.
+
+    Safe to run again: nobody gets an edition twice. Exit codes: 0 done, 3 nothing to send,
+    4 some recipients deferred (run again later), 1 error."""
+    s = state(ctx)
+    with SmtpTransport(s.settings.smtp) as transport:
+        report = edition.run(
+            engine=s.engine(),
+            settings=s.settings,
+            day=parse_day(day, s.settings),
+            transport=transport,
+        )
+    _show(report)
+
+
+def _show(report: edition.SendReport) -> None:
+    table = Table(title=f"Edition {report.edition_date}")
+    for column in ("queued", "sent", "deferred", "failed", "skipped"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(
+            str(n)
+            for n in (report.queued, report.sent, report.deferred, report.failed, report.skipped)
+        )
+    )
+    console = Console()
+    console.print(table)
+    for error in report.errors:
+        console.print(f"  {error}", markup=False, highlight=False)
+    if report.deferred:
+        raise DeliveryIncomplete(
+            f"{report.deferred} recipients were deferred by the relay: run again later"
+        )
