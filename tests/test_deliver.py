@@ -41,13 +41,16 @@ def test_compose_encodes_headers_and_parts() -> None:
     assert parsed["To"].addresses[0].display_name == "Иван Петров"
     assert parsed["List-Unsubscribe"] == "<https://news.example.org/unsubscribe/abc>"
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["Content-Language"] == "ru"
+    assert parsed["Message-ID"] == "<e1.s1@vpk-news.example>"
+    assert parsed["Date"] is not None
     assert parsed.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
 
 
 @pytest.mark.parametrize("name", ["Eve\r\nBcc: victim@example.org", "Eve\nX-Evil: 1"])
 def test_a_name_with_a_line_break_cannot_add_headers(name: str) -> None:
-    with pytest.raises(ValueError, match="CR or LF|linefeed or carriage return"):
+    with pytest.raises(ValueError, match=r"CR or LF|linefeed or carriage return"):
         _message(name=name)
 
 
@@ -119,6 +122,8 @@ def test_unreachable_relay_names_the_settings() -> None:
         port = probe.getsockname()[1]  # closed again: nothing listens there
     with (
         SmtpTransport(SmtpSettings(port=port)) as transport,
-        pytest.raises(DeliveryError, match=f"127.0.0.1:{port}: cannot connect.*NEWSLETTER_SMTP_HOST"),
+        pytest.raises(
+            DeliveryError, match=f"127.0.0.1:{port}: cannot connect.*NEWSLETTER_SMTP_HOST"
+        ),
     ):
         transport.send(_message())
