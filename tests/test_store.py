@@ -65,9 +65,7 @@ def test_reingest_updates_and_never_duplicates(engine: Engine) -> None:
     with session_scope(engine) as session:
         counts = queries.store_batch(
             session=session,
-            batch=IngestBatch(
-                "f", (_article("https://x.example/1", when, "New title"),), (newer,)
-            ),
+            batch=IngestBatch("f", (_article("https://x.example/1", when, "New title"),), (newer,)),
         )
     assert (counts.articles_updated, counts.threads_updated) == (1, 1)
     with session_scope(engine) as session:
