@@ -9,7 +9,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from newsletter import edition
+from newsletter import edition, sending
 from newsletter.config import Settings, SmtpSettings
 from newsletter.deliver import SmtpTransport
 from newsletter.deliver.sink import SavingSmtpServer
@@ -29,7 +29,7 @@ DEMO_SUBSCRIBERS = (
 @dataclass(frozen=True)
 class DemoResult:
     database: Path
-    report: edition.SendReport
+    report: sending.SendReport
     messages: list[Path]
 
 
@@ -61,7 +61,7 @@ def run_demo(out_dir: Path, day: date = DEMO_DAY) -> DemoResult:
             for email, name, lang in DEMO_SUBSCRIBERS:
                 add_subscriber(session=session, email=email, name=name, lang=lang)
         with SmtpTransport(settings.smtp) as transport:
-            report = edition.run(engine=engine, settings=settings, day=day, transport=transport)
+            report = sending.run(engine=engine, settings=settings, day=day, transport=transport)
         messages = server.saved
     engine.dispose()
     return DemoResult(database, report, messages)

@@ -235,6 +235,8 @@ def test_a_test_copy_records_nothing(cli: Cli, smtp_server: SavingSmtpServer) ->
     cli("subscribers", "add", "reader@example.org")
     cli("build", "--date", "2024-12-23")
     cli("send", "--date", "2024-12-23", "--to", "editor@example.org", "--lang", "ru")
+    dry = cli("send", "--date", "2024-12-23", "--dry-run")
+    assert "dry run: 1 messages composed" in dry.stdout
     cli("send", "--date", "2024-12-23")
     to = [m["To"].addresses[0].addr_spec for m in received(smtp_server)]
     assert to == ["editor@example.org", "reader@example.org"]

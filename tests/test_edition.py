@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
-from newsletter import edition
+from newsletter import edition, sending
 from newsletter.config import Settings
 from newsletter.deliver import SmtpTransport
 from newsletter.deliver.sink import SavingSmtpServer
@@ -36,9 +36,9 @@ def stocked(engine: Engine, settings: Settings) -> Engine:
     return engine
 
 
-def _send(engine: Engine, settings: Settings) -> edition.SendReport:
+def _send(engine: Engine, settings: Settings) -> sending.SendReport:
     with SmtpTransport(settings.smtp) as transport:
-        return edition.send(engine=engine, settings=settings, day=DAY, transport=transport)
+        return sending.send(engine=engine, settings=settings, day=DAY, transport=transport)
 
 
 def test_an_empty_day_builds_nothing(stocked: Engine, settings: Settings) -> None:
@@ -154,6 +154,34 @@ def test_preview_writes_every_part(stocked: Engine, settings: Settings, tmp_path
     assert re.search(
         r"<html[^>]*lang=\"ru\"", (tmp_path / "p/edition-2024-12-23.ru.html").read_text()
     )
+
+
+def test_a_dry_run_composes_what_a_send_would_send_and_records_nothing(
+    stocked: Engine, settings: Settings, smtp_server: SavingSmtpServer
+) -> None:
+    edition.build(engine=stocked, settings=settings, day=DAY)
+    assert sending.dry_run(engine=stocked, settings=settings, day=DAY) == 2
+    with session_scope(stocked) as session:
+        assert session.scalars(select(Delivery)).all() == []
+    assert received(smtp_server) == []
+    _send(stocked, settings)
+    assert sending.dry_run(engine=stocked, settings=settings, day=DAY) == 0
+
+
+def test_progress_reports_every_recipient(
+    stocked: Engine, settings: Settings, smtp_server: SavingSmtpServer
+) -> None:
+    edition.build(engine=stocked, settings=settings, day=DAY)
+    seen: list[tuple[int, int]] = []
+    with SmtpTransport(settings.smtp) as transport:
+        sending.send(
+            engine=stocked,
+            settings=settings,
+            day=DAY,
+            transport=transport,
+            progress=lambda done, total: seen.append((done, total)),
+        )
+    assert seen == [(1, 2), (2, 2)]
 
 
 def test_preview_needs_a_built_edition(stocked: Engine, settings: Settings, tmp_path: Path) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from newsletter import edition
+from newsletter import sending
 from newsletter.cli.common import parse_day, state
 from newsletter.cli.content import DateOption
 from newsletter.deliver import SmtpTransport
@@ -45,17 +48,19 @@ def send(
     when = parse_day(day, s.settings)
     if to is not None:
         with SmtpTransport(s.settings.smtp) as transport:
-            address = edition.send_test(
+            address = sending.send_test(
                 settings=s.settings, engine=engine, day=when, to=to, lang=lang, transport=transport
             )
         typer.echo(f"test copy of {when} sent to {address}")
         return
     if dry_run:
-        report = edition.send(engine=engine, settings=s.settings, day=when, transport=None)
-        typer.echo(f"dry run: {report.queued} messages composed for {when}; nothing sent")
+        composed = sending.dry_run(engine=engine, settings=s.settings, day=when)
+        typer.echo(f"dry run: {composed} messages composed for {when}; nothing sent")
         return
-    with SmtpTransport(s.settings.smtp) as transport:
-        report = edition.send(engine=engine, settings=s.settings, day=when, transport=transport)
+    with SmtpTransport(s.settings.smtp) as transport, _progress() as progress:
+        report = sending.send(
+            engine=engine, settings=s.settings, day=when, transport=transport, progress=progress
+        )
     _show(report)
 
 
@@ -65,17 +70,37 @@ def run(ctx: typer.Context, day: DateOption = None) -> None:
     Safe to run again: nobody gets an edition twice. Exit codes: 0 done, 3 nothing to send,
     4 some recipients deferred (run again later), 1 error."""
     s = state(ctx)
-    with SmtpTransport(s.settings.smtp) as transport:
-        report = edition.run(
+    with SmtpTransport(s.settings.smtp) as transport, _progress() as progress:
+        report = sending.run(
             engine=s.engine(),
             settings=s.settings,
             day=parse_day(day, s.settings),
             transport=transport,
+            progress=progress,
         )
     _show(report)
 
 
-def _show(report: edition.SendReport) -> None:
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr, so that stdout keeps only the report."""
+    with Progress(
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("sending", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _show(report: sending.SendReport) -> None:
     table = Table(title=f"Edition {report.edition_date}")
     for column in ("queued", "sent", "deferred", "failed", "skipped"):
         table.add_column(column, justify="right")

@@ -202,6 +202,27 @@ def deliveries_to_send(
     return [(delivery, subscriber) for delivery, subscriber in rows]
 
 
+def recipients_awaiting(
+    *, session: Session, edition_id: int, after_id: int, limit: int
+) -> Sequence[Subscriber]:
+    """Active subscribers the edition has not reached yet, in id order; reads, never writes."""
+    reached = select(Delivery.id).where(
+        Delivery.edition_id == edition_id,
+        Delivery.subscriber_id == Subscriber.id,
+        Delivery.status.not_in([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+    )
+    return session.scalars(
+        select(Subscriber)
+        .where(
+            Subscriber.status == SubscriberStatus.ACTIVE,
+            Subscriber.id > after_id,
+            ~reached.exists(),
+        )
+        .order_by(Subscriber.id)
+        .limit(limit)
+    ).all()
+
+
 def delivery_counts(*, session: Session, edition_id: int) -> dict[DeliveryStatus, int]:
     rows = session.execute(
         select(Delivery.status, func.count())
