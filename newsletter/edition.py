@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.content import ArticleItem, EditionContent, ThreadItem
@@ -37,7 +38,6 @@ from subscribers import unsubscribe_url
 MAX_THREADS = 10
 SUMMARY_SENTENCES = 3
 LANGUAGES = ("en", "ru")
-_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -134,18 +134,22 @@ def _thread_item(thread: Thread) -> EditionItem:
     )
 
 
+def require_edition(*, session: Session, day: date) -> Edition:
+    edition = queries.get_edition(session=session, edition_date=day)
+    if edition is None:
+        raise EditionStateError(
+            f"there is no edition for {day.isoformat()}: run `newsletter build --date {day}`"
+        )
+    return edition
+
+
 def load_content(*, engine: Engine, settings: Settings, day: date) -> EditionContent:
-    """A built edition's content as plain records (item snapshots, times in the site's zone)."""
     with session_scope(engine) as session:
-        edition = queries.get_edition(session=session, edition_date=day)
-        if edition is None:
-            raise EditionStateError(
-                f"there is no edition for {day.isoformat()}: run `newsletter build --date {day}`"
-            )
-        return _content(edition, settings)
+        return content_of(require_edition(session=session, day=day), settings)
 
 
-def _content(edition: Edition, settings: Settings) -> EditionContent:
+def content_of(edition: Edition, settings: Settings) -> EditionContent:
+    """A built edition's content as plain records (item snapshots, times in the site's zone)."""
     articles: list[ArticleItem] = []
     threads: list[ThreadItem] = []
     for item in edition.items:

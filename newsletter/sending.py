@@ -8,12 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.deliver import RecipientRefused, Transport
-from newsletter.edition import Messages, build, load_content
-from newsletter.errors import EditionStateError
+from newsletter.edition import Messages, build, content_of, load_content, require_edition
 from newsletter.store import queries
 from newsletter.store.db import session_scope
 from newsletter.store.models import DeliveryStatus, Edition, EditionStatus, SubscriberStatus
@@ -48,10 +46,10 @@ def send(
     so a run killed between the two resends at most the one message that was in flight, with the
     same Message-ID; every other subscriber gets the edition exactly once."""
     settings.require_secret_key()
-    messages = Messages(load_content(engine=engine, settings=settings, day=day), settings)
     report = SendReport(day)
     with session_scope(engine) as session:
-        edition = _edition(session, day)
+        edition = require_edition(session=session, day=day)
+        messages = Messages(content_of(edition, settings), settings)
         edition_id = edition.id
         report.queued = queries.enqueue_deliveries(session=session, edition_id=edition_id)
         if edition.status is not EditionStatus.SENT:
@@ -70,10 +68,11 @@ def send(
 def dry_run(*, engine: Engine, settings: Settings, day: date) -> int:
     """Compose the message of every subscriber a send would reach now; send and record nothing.
     Returns how many were composed."""
-    messages = Messages(load_content(engine=engine, settings=settings, day=day), settings)
     composed = after = 0
     with session_scope(engine) as session:
-        edition_id = _edition(session, day).id
+        edition = require_edition(session=session, day=day)
+        messages = Messages(content_of(edition, settings), settings)
+        edition_id = edition.id
         while batch := queries.recipients_awaiting(
             session=session, edition_id=edition_id, after_id=after, limit=_BATCH
         ):
@@ -120,13 +119,6 @@ def run(
     if not exists:
         build(engine=engine, settings=settings, day=day)
     return send(engine=engine, settings=settings, day=day, transport=transport, progress=progress)
-
-
-def _edition(session: Session, day: date) -> Edition:
-    edition = queries.get_edition(session=session, edition_date=day)
-    if edition is None:
-        raise EditionStateError(f"there is no edition for {day.isoformat()}")
-    return edition
 
 
 @dataclass(frozen=True)
