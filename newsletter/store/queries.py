@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
@@ -65,14 +65,17 @@ def store_batch(*, session: Session, batch: IngestBatch) -> StoreCounts:
     )
 
 
+def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(keys), _IN_CHUNK):
+        yield keys[start : start + _IN_CHUNK]
+
+
 def _rows_where_in(
     session: Session, model: type[_M], column: InstrumentedAttribute[str], keys: Sequence[str]
 ) -> list[_M]:
     found: list[_M] = []
-    for start in range(0, len(keys), _IN_CHUNK):
-        found.extend(
-            session.scalars(select(model).where(column.in_(keys[start : start + _IN_CHUNK])))
-        )
+    for chunk in _chunks(keys):
+        found.extend(session.scalars(select(model).where(column.in_(chunk))))
     return found
 
 
@@ -151,8 +154,8 @@ def list_subscribers(*, session: Session) -> Sequence[Subscriber]:
 def stored_keys(*, session: Session, emails: Sequence[str]) -> set[str]:
     """Python-lower-cased stored addresses that the unique index counts as one of `emails`."""
     keys: set[str] = set()
-    for start in range(0, len(emails), _IN_CHUNK):
-        wanted = [func.lower(email) for email in emails[start : start + _IN_CHUNK]]
+    for chunk in _chunks(emails):
+        wanted = [func.lower(email) for email in chunk]
         keys.update(
             stored.lower()
             for stored in session.scalars(
