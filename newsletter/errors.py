@@ -6,6 +6,7 @@ from pathlib import Path
 
 EXIT_ERROR = 1
 EXIT_NOTHING_TO_SEND = 3
+EXIT_LEFT_TO_RETRY = 4
 
 
 class NewsletterError(Exception):
@@ -40,3 +41,9 @@ class EditionStateError(NewsletterError):
 
 class DeliveryError(NewsletterError):
     """The mail relay could not be reached or refused the session."""
+
+
+class DeliveryIncomplete(NewsletterError):
+    """Some recipients were deferred by the relay; the next run picks them up."""
+
+    exit_code = EXIT_LEFT_TO_RETRY

@@ -15,15 +15,7 @@ from newsletter import sending
 from newsletter.cli.common import parse_day, state
 from newsletter.cli.content import DateOption
 from newsletter.deliver import SmtpTransport
-from newsletter.errors import NewsletterError
-
-EXIT_LEFT_TO_RETRY = 4
-
-
-class DeliveryIncomplete(NewsletterError):
-    """Some recipients were deferred; the next run picks them up."""
-
-    exit_code = EXIT_LEFT_TO_RETRY
+from newsletter.errors import DeliveryIncomplete
 
 
 def register(app: typer.Typer) -> None:
