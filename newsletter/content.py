@@ -64,6 +64,14 @@ class ArticleItem:
 
 
 @dataclass(frozen=True)
+class PostExcerpt:
+    """Sentences of one forum post, quoted in a thread's extract under the author's name."""
+
+    author: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ThreadItem:
     """A discussion thread as it appears in an edition; `last_activity_at` is in local time."""
 
@@ -72,6 +80,7 @@ class ThreadItem:
     comments: int
     last_activity_at: datetime
     reply_to: str | None = None
+    extract: tuple[PostExcerpt, ...] = ()
 
 
 @dataclass(frozen=True)
