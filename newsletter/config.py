@@ -36,6 +36,21 @@ _ENV_NAMES = {
     "smtp.port": "NEWSLETTER_SMTP_PORT",
     "smtp.username": "NEWSLETTER_SMTP_USERNAME",
     "smtp.security": "NEWSLETTER_SMTP_SECURITY",
+    "smtp.verify": "NEWSLETTER_SMTP_VERIFY",
+    "smtp.ca_file": "NEWSLETTER_SMTP_CA_FILE",
+    "delivery.connections": "NEWSLETTER_DELIVERY_CONNECTIONS",
+    "delivery.messages_per_connection": "NEWSLETTER_DELIVERY_MESSAGES_PER_CONNECTION",
+    "delivery.rate_per_second": "NEWSLETTER_DELIVERY_RATE_PER_SECOND",
+    "delivery.rate_per_hour": "NEWSLETTER_DELIVERY_RATE_PER_HOUR",
+    "delivery.max_attempts": "NEWSLETTER_DELIVERY_MAX_ATTEMPTS",
+    "delivery.backoff_seconds": "NEWSLETTER_DELIVERY_BACKOFF_SECONDS",
+    "delivery.lease_seconds": "NEWSLETTER_DELIVERY_LEASE_SECONDS",
+    "dkim.selector": "NEWSLETTER_DKIM_SELECTOR",
+    "dkim.domain": "NEWSLETTER_DKIM_DOMAIN",
+    "dkim.key_path": "NEWSLETTER_DKIM_KEY_PATH",
+    "web.confirm_days": "NEWSLETTER_WEB_CONFIRM_DAYS",
+    "web.subscribe_per_hour": "NEWSLETTER_WEB_SUBSCRIBE_PER_HOUR",
+    "web.sections": "NEWSLETTER_WEB_SECTIONS",
 }
 _SECRET_ENV = {"secret_key": "NEWSLETTER_SECRET_KEY", "smtp.password": "NEWSLETTER_SMTP_PASSWORD"}
 
@@ -47,6 +62,43 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = None
     security: str = "none"
+    verify: bool = True  # check the relay's certificate and host name (starttls, ssl)
+    ca_file: str | None = None  # a private CA's certificates, instead of the system's
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How hard `send` pushes the relay; rates of 0 mean no limit. Limits are per process."""
+
+    connections: int = 4
+    messages_per_connection: int = 1000  # then the connection is closed and opened again
+    rate_per_second: int = 0
+    rate_per_hour: int = 0
+    max_attempts: int = 4  # per run, for 4xx replies and dropped connections
+    backoff_seconds: float = 2.0  # first wait before a retry; doubles with each attempt
+    lease_seconds: int = 120  # a dead sender's claimed deliveries are free again after this
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    """DKIM signing is on when all three are set; the key file holds a PEM RSA private key."""
+
+    selector: str | None = None
+    domain: str | None = None
+    key_path: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.selector and self.domain and self.key_path)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The subscription pages of `newsletter serve`."""
+
+    confirm_days: int = 7  # how long a confirmation link works
+    subscribe_per_hour: int = 10  # subscribe attempts per client address (per server process)
+    sections: tuple[str, ...] = ()  # tags offered as sections; empty: the tags in the store
 
 
 @dataclass(frozen=True)
@@ -60,6 +112,9 @@ class Settings:
     secret_key: str | None = None
     site_name: str = "VPK News"
     smtp: SmtpSettings = SmtpSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    dkim: DkimSettings = DkimSettings()
+    web: WebSettings = WebSettings()
 
     def require_from(self) -> str:
         if not self.from_address:
@@ -112,7 +167,22 @@ def load_settings(
         username=_string(get("smtp.username")),
         password=_string(get("smtp.password")),
         security=_choice(get("smtp.security"), SMTP_SECURITY, SmtpSettings.security),
+        verify=_flag(get("smtp.verify"), SmtpSettings.verify),
+        ca_file=_string(get("smtp.ca_file")),
     )
+    d = DeliverySettings
+    delivery = DeliverySettings(
+        connections=_number(get("delivery.connections"), d.connections, 1),
+        messages_per_connection=_number(
+            get("delivery.messages_per_connection"), d.messages_per_connection, 1
+        ),
+        rate_per_second=_number(get("delivery.rate_per_second"), d.rate_per_second, 0),
+        rate_per_hour=_number(get("delivery.rate_per_hour"), d.rate_per_hour, 0),
+        max_attempts=_number(get("delivery.max_attempts"), d.max_attempts, 1),
+        backoff_seconds=_seconds(get("delivery.backoff_seconds"), d.backoff_seconds),
+        lease_seconds=_number(get("delivery.lease_seconds"), d.lease_seconds, 1),
+    )
+    dkim = _dkim(get("dkim.selector"), get("dkim.domain"), get("dkim.key_path"))
     return Settings(
         database_url=_string(get("database_url")) or DEFAULT_DATABASE_URL,
         timezone=_timezone(get("timezone")),
@@ -121,6 +191,15 @@ def load_settings(
         secret_key=_secret(get("secret_key")),
         site_name=_string(get("site_name")) or Settings.site_name,
         smtp=smtp,
+        delivery=delivery,
+        dkim=dkim,
+        web=WebSettings(
+            confirm_days=_positive(get("web.confirm_days"), WebSettings.confirm_days),
+            subscribe_per_hour=_positive(
+                get("web.subscribe_per_hour"), WebSettings.subscribe_per_hour
+            ),
+            sections=_sections(get("web.sections")),
+        ),
     )
 
 
@@ -166,6 +245,91 @@ def _port(item: tuple[Any, str] | None) -> int:
     if not 0 < port < 65536:
         raise ConfigError(f"{name}: port {port} is out of range 1-65535")
     return port
+
+
+def _positive(item: tuple[Any, str] | None, default: int) -> int:
+    if item is None:
+        return default
+    value, name = item
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"{name}: must be at least 1, got {number}")
+    return number
+
+
+def _sections(item: tuple[Any, str] | None) -> tuple[str, ...]:
+    """A TOML list of tags, or a comma-separated list in the environment."""
+    if item is None:
+        return ()
+    value, name = item
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, list) or not all(isinstance(part, str) for part in parts):
+        raise ConfigError(f"{name}: expected a list of tags, got {value!r}")
+    tags = tuple(dict.fromkeys(part.strip().lower() for part in parts if part.strip()))
+    if any(len(tag) > 100 or not tag.isprintable() for tag in tags):
+        raise ConfigError(f"{name}: tags must be printable and at most 100 characters")
+    return tags
+
+
+def _number(item: tuple[Any, str] | None, default: int, minimum: int) -> int:
+    if item is None:
+        return default
+    value, name = item
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if number < minimum or isinstance(value, bool):
+        raise ConfigError(f"{name}: must be a whole number of at least {minimum}, got {value!r}")
+    return number
+
+
+def _seconds(item: tuple[Any, str] | None, default: float) -> float:
+    if item is None:
+        return default
+    value, name = item
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a number of seconds, got {value!r}") from None
+    if not 0 <= seconds <= 3600 or isinstance(value, bool):
+        raise ConfigError(f"{name}: must be between 0 and 3600 seconds, got {value!r}")
+    return seconds
+
+
+def _flag(item: tuple[Any, str] | None, default: bool) -> bool:
+    if item is None:
+        return default
+    value, name = item
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
+def _dkim(
+    selector: tuple[Any, str] | None,
+    domain: tuple[Any, str] | None,
+    key_path: tuple[Any, str] | None,
+) -> DkimSettings:
+    """All three or none: a half-configured signer would send unsigned mail silently."""
+    values = (_string(selector), _string(domain), _string(key_path))
+    if not any(values):
+        return DkimSettings()
+    if not all(values):
+        raise ConfigError(
+            "DKIM needs all of NEWSLETTER_DKIM_SELECTOR, NEWSLETTER_DKIM_DOMAIN and "
+            "NEWSLETTER_DKIM_KEY_PATH (dkim.selector, dkim.domain, dkim.key_path)"
+        )
+    path = Path(str(values[2]))
+    if not path.is_file():
+        assert key_path is not None
+        raise ConfigError(f"{key_path[1]}: no key file at {path}")
+    return DkimSettings(selector=values[0], domain=str(values[1]).lower(), key_path=path)
 
 
 def _choice(item: tuple[Any, str] | None, allowed: tuple[str, ...], default: str) -> str:

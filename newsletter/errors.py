@@ -47,3 +47,7 @@ class DeliveryIncomplete(NewsletterError):
     """Some recipients were deferred by the relay; the next run picks them up."""
 
     exit_code = EXIT_LEFT_TO_RETRY
+
+
+class SenderConflict(NewsletterError):
+    """Another process is sending the edition, or sharing it is not possible on this database."""

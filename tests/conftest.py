@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 
 import pytest
+import uvicorn
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from starlette.types import ASGIApp
 
 from newsletter.config import Settings, SmtpSettings
 from newsletter.deliver.sink import SavingSmtpServer
@@ -89,3 +95,30 @@ def received(server: SavingSmtpServer) -> list[EmailMessage]:
         assert isinstance(message, EmailMessage)
         messages.append(message)
     return messages
+
+
+@contextmanager
+def serving(make_app: Callable[[str], ASGIApp]) -> Iterator[str]:
+    """Serve `make_app(base_url)` with uvicorn on 127.0.0.1 in a thread and yield its base URL.
+
+    The socket is bound first, so the app knows its own address before it is made (its links
+    are built from the base URL, as behind a proxy)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    config = uvicorn.Config(make_app(base_url), log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        listener.close()

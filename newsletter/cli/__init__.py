@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from newsletter.cli import content, db, delivery, demo, subscribers
+from newsletter.cli import content, db, delivery, demo, serve, subscribers, summarize
 from newsletter.cli.common import State
 from newsletter.errors import NewsletterError
 
@@ -25,6 +25,8 @@ app.add_typer(subscribers.app, name="subscribers")
 content.register(app)
 delivery.register(app)
 demo.register(app)
+serve.register(app)
+summarize.register(app)
 
 
 @dataclass

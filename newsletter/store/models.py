@@ -96,10 +96,11 @@ class ItemKind(enum.StrEnum):
 
 
 class DeliveryStatus(enum.StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
+    PENDING = "pending"  # queued, not tried yet
+    SENDING = "sending"  # claimed by a sender (lease_owner) until lease_until
+    DEFERRED = "deferred"  # a 4xx reply or a dropped connection; retried at next_attempt_at
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # a 5xx reply: never retried
     SKIPPED = "skipped"  # the subscriber left between queueing and sending
 
 
@@ -161,10 +162,45 @@ class Subscriber(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
+    # The consent trail: when the address was proven theirs, and when they left.
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    # The last confirmation email, so a form cannot be used to flood someone's inbox.
+    confirmation_sent_at: Mapped[datetime | None]
+    # Tags of the articles they want; empty means everything.
+    sections: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 # One person, one row, whatever the capitalisation they typed.
 Index("uq_subscribers_email_lower", func.lower(Subscriber.email), unique=True)
+
+
+class SubscriberEvent(Base):
+    """One change of a subscriber's state, so an operator can tell why someone stopped getting
+    the edition. Goes with the subscriber when their data is erased."""
+
+    __tablename__ = "subscriber_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=_utcnow)
+    old_status: Mapped[SubscriberStatus | None] = mapped_column(_enum(SubscriberStatus))
+    new_status: Mapped[SubscriberStatus] = mapped_column(_enum(SubscriberStatus))
+    cause: Mapped[str] = mapped_column(String(300))
+
+
+class Suppression(Base):
+    """An address that must never be mailed again, kept only as a hash after its owner's data
+    was erased."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
 
 
 class Edition(Base):
@@ -205,7 +241,8 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
-        Index("ix_deliveries_edition_status", "edition_id", "status"),
+        # Claims read one state of one edition in id order: the index hands them over sorted.
+        Index("ix_deliveries_edition_status_id", "edition_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -219,3 +256,10 @@ class Delivery(Base):
     message_id: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
+    # The relay's last reply code (4xx, 5xx), for `newsletter status`.
+    reply_code: Mapped[int | None]
+    # A deferred delivery's retry time; NULL: at the start of the next run.
+    next_attempt_at: Mapped[datetime | None]
+    # Who claimed it ("host:pid:nonce") and until when: a dead sender's claim runs out.
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
