@@ -15,15 +15,26 @@ from newsletter.errors import NewsletterError
 from newsletter.summarize.base import Summarizer
 from newsletter.summarize.centroid import CentroidSummarizer
 from newsletter.summarize.lead import LeadSummarizer
-from newsletter.summarize.text import clean_text, split_sentences
+from newsletter.summarize.text import clean_text, guess_language, split_sentences
+from newsletter.summarize.textrank import TextRankSummarizer
+from newsletter.summarize.thread import summarize_thread
 
-__all__ = ["METHODS", "Summarizer", "clean_text", "split_sentences", "summarize"]
+__all__ = [
+    "METHODS",
+    "Summarizer",
+    "clean_text",
+    "guess_language",
+    "split_sentences",
+    "summarize",
+    "summarize_thread",
+]
 
 METHODS: Mapping[str, type[Summarizer]] = MappingProxyType(
     {
         "default": CentroidSummarizer,
         "centroid": CentroidSummarizer,
         "lead": LeadSummarizer,
+        "textrank": TextRankSummarizer,
     }
 )
 

@@ -1,16 +1,19 @@
 """The shared summarizer shape: filter candidates, let the algorithm rate them, take the best.
 
-Modelled on sumy's `AbstractSummarizer`: an algorithm only supplies `rate`; choosing the top N,
-keeping the summary from opening on a dangling sentence and restoring document order happen here,
-once, for every method.
+Modelled on sumy's `AbstractSummarizer`: an algorithm only supplies `rate`; choosing the top N
+(with optional redundancy removal), keeping dependent sentences ("He added...") away from a
+place where they point at nothing, and restoring document order happen here, once, for every
+method.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from newsletter.summarize.terms import content_terms
 from newsletter.summarize.text import is_boilerplate, is_dangling, word_count
 
 
@@ -21,14 +24,17 @@ class Summarizer(ABC):
     `min_words` drops fragments ("Read more", a lone caption). `max_words` drops "sentences" that
     are really a splitting failure (a list or a paragraph with no full stop): cutting one would
     break the verbatim promise, and a 60-word block swamps a digest entry, so it is skipped.
-    `dangling_penalty` multiplies the rating of a sentence that would open the summary while
-    pointing back at one left out ("He added..."), so a self-contained sentence rated at least
-    that fraction as high opens it instead.
+    `dangling_penalty` multiplies the rating of a sentence that points back at the one before it
+    ("He added...") while that one is not in the summary, so a self-contained sentence rated at
+    least that fraction as high is taken instead. `redundancy` lowers a candidate's rating by that
+    share of its highest word overlap (cosine of content stems) with a sentence already taken, so
+    two sentences saying the same thing do not both fill a three-sentence budget.
     """
 
     min_words: int = 4
     max_words: int = 60
-    dangling_penalty: float = 0.7
+    dangling_penalty: float = 0.45
+    redundancy: float = 0.0
 
     def __call__(
         self, sentences: Sequence[str], count: int, *, title: str | None = None
@@ -38,7 +44,7 @@ class Summarizer(ABC):
         if count < 1 or not candidates:
             return ()
         ratings = self.rate(candidates, title=title)
-        return tuple(candidates[i] for i in self._choose(candidates, ratings, count))
+        return tuple(candidates[i] for i in self.choose(candidates, ratings, count))
 
     @abstractmethod
     def rate(self, candidates: Sequence[str], *, title: str | None) -> list[float]:
@@ -49,20 +55,37 @@ class Summarizer(ABC):
         words = word_count(sentence)
         return self.min_words <= words <= self.max_words and not is_boilerplate(sentence)
 
-    def _choose(self, candidates: Sequence[str], ratings: Sequence[float], count: int) -> list[int]:
-        """Indexes of the best `count` candidates in document order; ties go to the earlier.
+    def choose(self, candidates: Sequence[str], ratings: Sequence[float], count: int) -> list[int]:
+        """Indexes of up to `count` candidates in document order, taken greedily.
 
-        The first candidate may dangle (it has nothing before it to point at). Any other that
-        would open the summary is penalised once and the choice made again; each sentence is
-        penalised at most once, so this ends.
+        Each step takes the best adjusted rating; ties go to the earlier sentence, so the result
+        never depends on anything but the input. A dangling candidate is penalised unless the
+        candidate just before it is already taken (the first candidate has nothing before it to
+        point at, so it may dangle).
         """
-        adjusted = list(ratings)
-        penalised: set[int] = set()
-        while True:
-            ranked = sorted(range(len(candidates)), key=lambda i: (-adjusted[i], i))
-            chosen = sorted(ranked[:count])
-            opener = chosen[0]
-            if opener == 0 or opener in penalised or not is_dangling(candidates[opener]):
-                return chosen
-            adjusted[opener] *= self.dangling_penalty
-            penalised.add(opener)
+        dangling = [i > 0 and is_dangling(sentence) for i, sentence in enumerate(candidates)]
+        bags = [frozenset(content_terms(s)) for s in candidates] if self.redundancy > 0 else []
+        # Highest overlap of each candidate with anything taken so far, updated per step.
+        overlap = [0.0] * len(candidates)
+        chosen: set[int] = set()
+        remaining = list(range(len(candidates)))
+        while remaining and len(chosen) < count:
+            best, best_rating = remaining[0], -math.inf
+            for i in remaining:
+                rating = ratings[i] * (1.0 - self.redundancy * overlap[i])
+                if dangling[i] and i - 1 not in chosen:
+                    rating *= self.dangling_penalty
+                if rating > best_rating:
+                    best, best_rating = i, rating
+            chosen.add(best)
+            remaining.remove(best)
+            if bags:
+                for i in remaining:
+                    overlap[i] = max(overlap[i], _cosine(bags[i], bags[best]))
+        return sorted(chosen)
+
+
+def _cosine(first: frozenset[str], second: frozenset[str]) -> float:
+    if not first or not second:
+        return 0.0
+    return len(first & second) / math.sqrt(len(first) * len(second))

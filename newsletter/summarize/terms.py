@@ -1,7 +1,9 @@
 """Content terms: lower-cased, stop words dropped, stemmed by the word's own script.
 
 A Russian article quotes English names and an English one Russian ones, so each word goes to the
-stemmer of its alphabet rather than to the article's language.
+stemmer of its alphabet rather than to the article's language. snowballstemmer hands out
+PyStemmer's C build of the same Snowball stemmers when that is installed (a dependency, for
+speed: stemming is most of a cold run's rating time); the stems are identical.
 """
 
 from __future__ import annotations
@@ -18,17 +20,42 @@ _ENGLISH = snowballstemmer.stemmer("english")
 _RUSSIAN = snowballstemmer.stemmer("russian")
 
 
-def content_terms(text: str) -> list[str]:
-    """Stems of the topic-bearing words of `text`, in order, repeats kept."""
-    terms: list[str] = []
-    for word in _WORD.findall(text.lower().replace("ё", "е")):
-        if len(word) > 1 and word not in STOP_WORDS:
-            terms.append(_stem(word))
-    return terms
+class _TermCache(dict[str, str]):
+    """Word -> its stem, or "" for a word that is no content term, filled on first sight.
+
+    A dict with `__missing__` rather than `lru_cache`: the lookup runs for every word of every
+    article, and a plain subscript costs a fraction of the decorator's call. It is emptied when
+    full, so a long-running process does not grow without bound.
+    """
+
+    limit = 100_000
+
+    def __missing__(self, word: str) -> str:
+        if len(word) < 2 or word in STOP_WORDS:
+            term = ""
+        else:
+            stemmer = _RUSSIAN if "а" <= word[0] <= "я" else _ENGLISH
+            term = stemmer.stemWord(word)
+        if len(self) >= self.limit:
+            self.clear()
+        self[word] = term
+        return term
 
 
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    stemmer = _RUSSIAN if "а" <= word[0] <= "я" else _ENGLISH
-    stem: str = stemmer.stemWord(word)
-    return stem
+_TERMS = _TermCache()
+
+
+@lru_cache(maxsize=8192)
+def content_terms(text: str) -> tuple[str, ...]:
+    """Stems of the topic-bearing words of `text`, in order, repeats kept.
+
+    Cached: rating and redundancy removal both ask for the same sentences' terms.
+    """
+    words = _WORD.findall(text.lower().replace("ё", "е"))
+    return tuple(filter(None, map(_TERMS.__getitem__, words)))
+
+
+def clear_cache() -> None:
+    """Forget every cached term, as in a fresh process: for timings that must start cold."""
+    content_terms.cache_clear()
+    _TERMS.clear()

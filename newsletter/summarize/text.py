@@ -35,23 +35,33 @@ _EN_TITLE_END = re.compile(
 # after a year followed by a capital letter it is the end of a sentence.
 _RU_YEAR_END = re.compile(r"\d\s?гг?\.\s+(?=[А-ЯЁ])")
 
-_BOILERPLATE = re.compile(
+_BOILERPLATE_START = re.compile(
     r"""
-    ^(?:image|photo|picture|video)\s*(?:source|credit|courtesy)s?\b
-    |^(?:photo|фото|source|источник)\s*[:—-]
-    |^источник\s+(?:изображения|фото)
-    |^(?:read\s+(?:more|also)|see\s+also|more\s+on\s+this|подробнее|читайте\s+(?:также|далее))\b
-    |^(?:author|автор|текст|written\s+by|posted\s+by)\s*[:—-]
-    |rights\s+to\s+this\s+material\s+belong
-    |права\s+на\s+(?:данный|этот)\s+материал
-    |all\s+rights\s+reserved|все\s+права\s+защищены
-    |^(?:©|\(c\)\s|copyright\b)
+    (?:image|photo|picture|video)\s*(?:source|credit|courtesy)s?\b
+    |(?:photo|фото|source|источник)\s*[:—-]
+    |источник\s+(?:изображения|фото)
+    |(?:read\s+(?:more|also)|see\s+also|more\s+on\s+this|подробнее|читайте\s+(?:также|далее))\b
+    |(?:scroll\s+down\s+for\s+(?:video|more))\b
+    |(?:author|автор|текст|written\s+by|posted\s+by)\s*[:—-]
+    |©|\(c\)\s|copyright\b
     """,
     re.I | re.X,
+)
+# Rights notices may come anywhere in the line; checked only when a cheap marker is present.
+_RIGHTS = re.compile(
+    r"rights\s+to\s+this\s+material\s+belong|права\s+на\s+(?:данный|этот)\s+материал"
+    r"|all\s+rights\s+reserved|все\s+права\s+защищены",
+    re.I,
 )
 # "By John Smith, Defence Correspondent", but not "By March, the army had withdrawn."
 _BYLINE = re.compile(r"^By\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}(?:\s*[,|–—-][^.!?]*)?$")
 _BYLINE_MAX_WORDS = 8
+# Where razdel may end a sentence: a quote or bracket only closes one right after one of these,
+# so a segment with none of them before its last character is one sentence. (A smiley such as
+# ":)" is a boundary of its own.)
+_RAZDEL_BREAK = re.compile(r"[.?!…;]|[=:]-?[()]")
+# A whitespace-delimited token with no letter or digit in it (a dash, an ellipsis).
+_NON_WORD_TOKEN = re.compile(r"(?<!\S)(?:[^\w\s]|_)+(?!\S)")
 
 _DANGLING = re.compile(
     r"""^(?:
@@ -89,6 +99,14 @@ def _language_code(lang: str) -> str:
     return code
 
 
+def guess_language(text: str) -> str:
+    """ "ru" when most letters of `text` are Cyrillic, else "en": for texts that carry no
+    language of their own, such as forum threads."""
+    cyrillic = sum(1 for char in text if "а" <= char.lower() <= "я" or char in "ёЁ")
+    letters = sum(1 for char in text if char.isalpha())
+    return "ru" if letters and cyrillic * 2 > letters else "en"
+
+
 def split_sentences(text: str, lang: str) -> list[str]:
     """Split `text` as given (call `clean_text` first for markup) into sentences, in order.
 
@@ -108,13 +126,16 @@ def split_sentences(text: str, lang: str) -> list[str]:
 
 def word_count(sentence: str) -> int:
     """Whitespace-separated tokens holding a letter or digit (a lone dash is not a word)."""
-    return sum(1 for token in sentence.split() if any(char.isalnum() for char in token))
+    return len(sentence.split()) - len(_NON_WORD_TOKEN.findall(sentence))
 
 
 def is_boilerplate(sentence: str) -> bool:
     """Credits, "read more" links, bylines and rights notices: site furniture, not news."""
     stripped = sentence.strip()
-    if _BOILERPLATE.search(stripped):
+    if _BOILERPLATE_START.match(stripped):
+        return True
+    lowered = stripped.lower()
+    if ("right" in lowered or "прав" in lowered) and _RIGHTS.search(lowered):
         return True
     return bool(_BYLINE.match(stripped)) and word_count(stripped) <= _BYLINE_MAX_WORDS
 
@@ -140,6 +161,10 @@ def _segments(paragraph: str) -> list[str]:
 
 
 def _sentenize(segment: str, lang: str) -> list[str]:
+    stripped = segment.strip()
+    if not _RAZDEL_BREAK.search(stripped, 0, len(stripped) - 1):
+        # razdel would consider no boundary here (it strips each sentence the same way).
+        return [stripped]
     spans = [(piece.start, piece.stop) for piece in sentenize(segment)]
     if lang == "en":
         spans = _merge_after_titles(segment, spans)

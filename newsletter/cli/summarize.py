@@ -1,0 +1,67 @@
+"""The `summarize` command: one text to its summary, or JSON Lines to summaries."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newsletter.errors import InputError
+from newsletter.summarize import METHODS, summarize
+from newsletter.summarize.batch import summarize_jsonl
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="summarize")(summarize_command)
+
+
+def summarize_command(
+    source: Annotated[
+        str,
+        typer.Argument(help="Text file to summarize, or - for standard input.", metavar="FILE|-"),
+    ] = "-",
+    lang: Annotated[str, typer.Option("--lang", help="Language of the text: en or ru.")] = "en",
+    sentences: Annotated[
+        int, typer.Option("--sentences", min=0, help="At most this many sentences.")
+    ] = 3,
+    method: Annotated[
+        str, typer.Option("--method", help=f"One of: {', '.join(sorted(METHODS))}.")
+    ] = "default",
+    jsonl: Annotated[
+        bool,
+        typer.Option(
+            "--jsonl",
+            help='Read JSON Lines {"id", "lang", "title", "text", "max_sentences"} and write '
+            '{"id", "summary"} per line; --lang and --sentences are the defaults.',
+        ),
+    ] = False,
+) -> None:
+    """Print an extractive summary: sentences of the text, verbatim, in order, one per line."""
+    name = "<stdin>" if source == "-" else source
+    if jsonl:
+        for result in summarize_jsonl(
+            _lines(source), source=name, method=method, lang=lang, max_sentences=sentences
+        ):
+            typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    text = "".join(_lines(source))
+    for sentence in summarize(text, lang=lang, max_sentences=sentences, method=method):
+        typer.echo(sentence)
+
+
+def _lines(source: str) -> Iterator[str]:
+    """The lines of the file, or of standard input for "-", read as UTF-8 as they come."""
+    if source == "-":
+        yield from sys.stdin
+        return
+    try:
+        with Path(source).open(encoding="utf-8") as stream:
+            yield from stream
+    except OSError as exc:
+        raise InputError(source, "cannot read", exc.strerror or str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(source, f"byte {exc.start}", "not UTF-8 text") from exc
