@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 from dataclasses import replace
 from datetime import date, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
-from newsletter.content import ArticleItem, EditionContent, ThreadItem
+from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem
 from newsletter.errors import NewsletterError
 from newsletter.render import (
+    PREFERENCES_PLACEHOLDER,
     UNSUBSCRIBE_PLACEHOLDER,
     RenderedEdition,
+    edition_mjml,
     personalize,
     render_edition,
     subject_line,
@@ -42,6 +47,7 @@ def _edition(*, threads: bool = True) -> EditionContent:
             published_at=datetime(2024, 12, 23, 9, 0),
             author="Ivan Petrov",
             image_url="https://vpk.example/img/1.jpg",
+            tags=("exports", "industry"),
         ),
         ArticleItem(
             title="Новый корвет спущен на воду",
@@ -49,6 +55,7 @@ def _edition(*, threads: bool = True) -> EditionContent:
             summary=("Зеленодольский завод спустил на воду очередной корвет проекта 22800.",),
             lang="ru",
             published_at=datetime(2024, 12, 23, 10, 0),
+            tags=("Navy",),
         ),
         ArticleItem(
             title=HOSTILE_TITLE,
@@ -65,6 +72,10 @@ def _edition(*, threads: bool = True) -> EditionContent:
             url="https://vpk.example/forum/t/5",
             comments=21,
             last_activity_at=datetime(2024, 12, 23, 20, 15),
+            extract=(
+                PostExcerpt("Сергей К.", "Сроки сдвигаются третий год подряд. " * 8),
+                PostExcerpt(HOSTILE_TITLE, "Markup in a post <b>stays</b> text."),
+            ),
         ),
         ThreadItem(
             title="Belarus exports",
@@ -151,8 +162,10 @@ def test_html_is_a_full_document_with_the_placeholder_only_in_the_unsubscribe_li
     assert "<mj-" not in en.html
     assert "googleapis" not in en.html
     assert en.html.count(UNSUBSCRIBE_PLACEHOLDER) == 1
+    assert en.html.count(PREFERENCES_PLACEHOLDER) == 1
     page = _Page(en.html)
     assert [text for href, text in page.links if href == UNSUBSCRIBE_PLACEHOLDER] == ["Unsubscribe"]
+    assert [text for href, text in page.links if href == PREFERENCES_PLACEHOLDER] == ["Preferences"]
     assert (ARCHIVE_URL, "View in browser") in page.links
 
 
@@ -163,6 +176,8 @@ def test_text_part_has_the_placeholder_on_its_own_line_after_the_label(
     assert en.text.count(UNSUBSCRIBE_PLACEHOLDER) == 1
     at = lines.index(UNSUBSCRIBE_PLACEHOLDER)
     assert lines[at - 1] == "Unsubscribe:"
+    assert en.text.count(PREFERENCES_PLACEHOLDER) == 1
+    assert lines[lines.index(PREFERENCES_PLACEHOLDER) - 1] == "Preferences:"
 
 
 def test_personalize_replaces_every_placeholder_and_escapes_for_html(
@@ -178,10 +193,33 @@ def test_personalize_replaces_every_placeholder_and_escapes_for_html(
     assert "&amp;" not in text_part
 
 
+def test_preferences_link_is_the_recipients_own_or_the_sites_generic_page(
+    en: RenderedEdition,
+) -> None:
+    own = "https://vpk.example/preferences/tok?a=1&b=2"
+    html_part, text_part = personalize(
+        en, unsubscribe_url="https://u.example/", preferences_url=own
+    )
+    assert (own, "Preferences") in _Page(html_part).links
+    assert own in text_part.splitlines()
+    generic_html, generic_text = personalize(en, unsubscribe_url="https://u.example/")
+    assert ("https://vpk.example/preferences", "Preferences") in _Page(generic_html).links
+    assert "https://vpk.example/preferences" in generic_text.splitlines()
+    for part in (html_part, text_part, generic_html, generic_text):
+        assert PREFERENCES_PLACEHOLDER not in part
+
+
+def test_view_in_browser_defaults_to_the_editions_archive_page() -> None:
+    rendered = render_edition(_edition(), lang="ru", site_name=SITE, base_url="https://vpk.example")
+    page = _Page(rendered.html)
+    assert ("https://vpk.example/archive/2024-12-23", "Открыть в браузере") in page.links
+    assert "https://vpk.example/archive/2024-12-23" in rendered.text.splitlines()
+
+
 def test_english_masthead_subject_and_labels(en: RenderedEdition) -> None:
     assert en.subject == "VPK News — daily digest, 23 December 2024: The Asian case of Belarus"
     visible = _Page(en.html).visible
-    assert "Daily digest · 23 December 2024" in visible
+    assert "Daily digest VPK News 23 December 2024" in visible
     assert "Most discussed" in visible
     assert "Reply to «The Asian case of Belarus»" in visible
     assert "23.12 20:15 · 21 comments" in visible
@@ -221,7 +259,7 @@ def test_only_http_urls_become_links(en: RenderedEdition) -> None:
     hrefs = [href for href, _ in page.links]
     assert not [href for href in hrefs if href.startswith("urn:")]
     # Two articles have web links; the urn: one gets neither title link nor button.
-    assert [text for _, text in page.links].count("Read more") == 2
+    assert [text.startswith("Read more") for _, text in page.links].count(True) == 2
     assert "Новый корвет спущен на воду" in page.visible
     assert ("https://vpk.example/forum/t/5", "Корветы 22800: сроки") in page.links
     assert "Belarus exports" not in [text for _, text in page.links]
@@ -267,3 +305,139 @@ def test_templates_are_found_in_the_source_tree() -> None:
     found = templates_dir()
     assert (found / "edition.mjml.j2").is_file()
     assert (found / "edition.txt.j2").is_file()
+
+
+def test_articles_are_grouped_into_sections_in_the_readers_language(
+    en: RenderedEdition, ru: RenderedEdition
+) -> None:
+    en_page, ru_page = _Page(en.html).visible, _Page(ru.html).visible
+    # Sections follow their first article; the untagged article closes the edition.
+    assert en_page.index("Exports") < en_page.index("Navy") < en_page.index("More news")
+    assert ru_page.index("Экспорт") < ru_page.index("Флот") < ru_page.index("Другие новости")
+    assert en_page.index("The Asian case") < en_page.index("Navy") < en_page.index("Новый корвет")
+    for heading in ("EXPORTS", "NAVY", "MORE NEWS"):
+        assert heading in en.text.splitlines()
+    assert "ЭКСПОРТ" in ru.text.splitlines()
+
+
+def test_an_article_goes_to_the_tag_the_day_shares_most() -> None:
+    base = _edition(threads=False)
+    one, two, three = base.articles
+    content = replace(
+        base,
+        articles=(
+            replace(one, tags=("exports", "industry")),
+            replace(two, tags=("navy", "industry")),
+            replace(three, tags=("uav",)),
+        ),
+    )
+    text = _render("en", content).text
+    headings = [line for line in text.splitlines() if line in ("INDUSTRY", "DRONES", "EXPORTS")]
+    assert headings == ["INDUSTRY", "DRONES"]
+
+
+def test_untagged_edition_has_no_section_headings() -> None:
+    base = _edition(threads=False)
+    content = replace(base, articles=tuple(replace(a, tags=()) for a in base.articles))
+    rendered = _render("en", content)
+    assert "More news" not in rendered.html
+    assert "MORE NEWS" not in rendered.text
+
+
+def test_thread_extracts_are_quoted_short_with_their_authors(
+    en: RenderedEdition, ru: RenderedEdition
+) -> None:
+    for rendered in (en, ru):
+        page = _Page(rendered.html)
+        assert "Сергей К.: Сроки сдвигаются третий год подряд." in page.visible
+        assert f"{HOSTILE_TITLE}: Markup in a post <b>stays</b> text." in page.visible
+        quotes = rendered.text.split("\n  > ")[1:]
+        assert quotes[0].startswith("Сергей К.: Сроки сдвигаются")
+        assert " ".join(quotes[1].split()).startswith(
+            f"{HOSTILE_TITLE}: Markup in a post <b>stays</b> text."
+        )
+    long_post = next(p for p in _Page(en.html).text if "Сроки" in p)
+    assert long_post.rstrip().endswith("…")
+    assert len(long_post) <= 170
+    assert _Page(en.html).tags.count("b") == 2  # the two authors' names, not the post's markup
+
+
+def test_comment_counts_are_grouped_as_each_language_writes_numbers() -> None:
+    base = _edition()
+    busy = replace(base, threads=(replace(base.threads[0], comments=8550),))
+    assert "23.12 20:15 · 8,550 comments" in _Page(_render("en", busy).html).visible
+    assert "23.12 20:15 · 8\xa0550 комментариев" in _render("ru", busy).text
+
+
+def test_a_thread_titled_as_a_reply_does_not_say_so_twice() -> None:
+    base = _edition()
+    title = 'Reply to "The Asian case of Belarus"'
+    content = replace(base, threads=(replace(base.threads[1], title=title),))
+    text = _render("en", content).text
+    assert "«The Asian case of Belarus»" not in text
+    assert f"* {title}" in text.splitlines()
+
+
+def _big_edition(n: int) -> EditionContent:
+    """n Russian articles (two bytes a letter: the heavier language) of realistic length."""
+    sentence = "Завод передал заказчику партию модернизированных машин после испытаний. "
+    articles = tuple(
+        ArticleItem(
+            title=f"Авиазавод передал заказчику партию модернизированных самолётов № {i}",
+            url=f"https://vpk-news.example/articles/vta-samolety-partiya-{i:04d}",
+            summary=(sentence * 2, sentence * 2, sentence * 2),
+            lang="ru",
+            published_at=datetime(2024, 12, 23, 9, 0),
+            author="Наталья Крупенина",
+            image_url=f"https://vpk-news.example/images/vta-samolety-partiya-{i:04d}.jpg",
+            tags=(("aviation", "navy", "armour", "industry")[i % 4],),
+        )
+        for i in range(n)
+    )
+    threads = tuple(
+        replace(_edition().threads[0], title=f"Корветы 22800: сроки, часть {i}") for i in range(10)
+    )
+    return EditionContent(date(2024, 12, 23), articles[0].title, articles, threads)
+
+
+def test_a_30_article_edition_stays_under_gmails_clipping_size() -> None:
+    for lang in ("en", "ru"):
+        rendered = _render(lang, _big_edition(30))
+        size = len(personalize(rendered, unsubscribe_url=LONG_URL)[0].encode())
+        assert size < 102_000, f"{lang}: {size} bytes"
+        assert rendered.html.count("<img") == 30
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_golden_mjml_and_text(lang: str) -> None:
+    """The template's output for a fixed edition; after a deliberate template change, run
+    `UPDATE_GOLDEN=1 pytest tests/test_render.py` and review the diff of tests/golden/."""
+    produced = {
+        f"edition.{lang}.mjml": edition_mjml(
+            _edition(), lang=lang, site_name=SITE, base_url=BASE_URL, archive_url=ARCHIVE_URL
+        ),
+        f"edition.{lang}.txt": _render(lang).text,
+    }
+    for name, text in produced.items():
+        path = GOLDEN / name
+        if os.environ.get("UPDATE_GOLDEN") == "1":
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text, "utf-8")
+        expected = path.read_text("utf-8") if path.exists() else ""
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                f"{path} (expected)",
+                f"{name} (rendered now)",
+            )
+        )
+        assert not diff, f"{name} differs; UPDATE_GOLDEN=1 rewrites it\n{diff}"
+
+
+def test_a_base_url_that_is_not_a_web_address_is_refused() -> None:
+    with pytest.raises(NewsletterError, match=r"base_url 'vpk\.example' is not an absolute"):
+        render_edition(_edition(), lang="en", site_name=SITE, base_url="vpk.example")

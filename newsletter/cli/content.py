@@ -77,10 +77,22 @@ def preview(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Folder for the files.", file_okay=False)],
     day: DateOption = None,
+    screenshots: Annotated[
+        bool,
+        typer.Option(
+            "--screenshots",
+            help="Also write .desktop.png (1024 px) and .mobile.png (375 px) of each .html, "
+            "taken offline in headless Chromium (needs the browser extra).",
+        ),
+    ] = False,
 ) -> None:
     """Write a built edition as .html, .txt and .eml for each language."""
     s = state(ctx)
     for path in edition.preview(
-        engine=s.engine(), settings=s.settings, day=parse_day(day, s.settings), out_dir=out
+        engine=s.engine(),
+        settings=s.settings,
+        day=parse_day(day, s.settings),
+        out_dir=out,
+        screenshots=screenshots,
     ):
         typer.echo(str(path))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from babel import Locale
+from babel.numbers import format_decimal
 
 from newsletter.errors import NewsletterError
 
@@ -17,10 +18,12 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
         "by_author": "By {author}",
         "most_discussed": "Most discussed",
         "reply_to": "Reply to «{title}»",
+        "other_news": "More news",
         "why_received": (
             "You are receiving this email because you subscribed to the {site} daily digest."
         ),
         "unsubscribe": "Unsubscribe",
+        "preferences": "Preferences",
         "view_in_browser": "View in browser",
     },
     "ru": {
@@ -30,11 +33,35 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
         "by_author": "Автор: {author}",
         "most_discussed": "Самое обсуждаемое",
         "reply_to": "Ответ на «{title}»",
+        "other_news": "Другие новости",
         "why_received": (
             "Вы получили это письмо, потому что подписались на ежедневный дайджест {site}."
         ),
         "unsubscribe": "Отписаться",
+        "preferences": "Настройки рассылки",
         "view_in_browser": "Открыть в браузере",
+    },
+}
+
+# The site's tags name the sections; a tag missing here is shown as written, capitalised.
+SECTIONS: Final[Mapping[str, Mapping[str, str]]] = {
+    "en": {
+        "air defence": "Air defence",
+        "armour": "Armour",
+        "aviation": "Aviation",
+        "exports": "Exports",
+        "industry": "Industry",
+        "navy": "Navy",
+        "uav": "Drones",
+    },
+    "ru": {
+        "air defence": "ПВО",
+        "armour": "Бронетехника",
+        "aviation": "Авиация",
+        "exports": "Экспорт",
+        "industry": "Промышленность",
+        "navy": "Флот",
+        "uav": "Беспилотники",
     },
 }
 
@@ -63,8 +90,13 @@ def labels_for(lang: str) -> Mapping[str, str]:
         ) from None
 
 
+def section_name(tag: str, *, lang: str) -> str:
+    return SECTIONS[lang].get(tag.casefold(), tag[:1].upper() + tag[1:])
+
+
 def comment_count(n: int, *, lang: str) -> str:
-    """`n` comments in `lang`, with the plural form that language's grammar asks for."""
+    """`n` comments in `lang`, with the plural form that language's grammar asks for and the
+    digit grouping it writes (`8,550` / `8 550`)."""
     forms = COMMENT_COUNTS[lang]
     form = Locale.parse(lang).plural_form(n)
-    return forms.get(form, forms["other"]).format(n=n)
+    return forms.get(form, forms["other"]).format(n=format_decimal(n, locale=lang))

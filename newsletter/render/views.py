@@ -1,20 +1,25 @@
 """Edition records turned into what the templates print: links checked, dates and counts worded
-in the reader's language, so both templates stay free of logic and show the same facts."""
+in the reader's language, articles grouped into sections, so both templates stay free of logic
+and show the same facts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import textwrap
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urljoin, urlsplit
 
 from babel.dates import format_date, format_datetime
 
-from newsletter.content import ArticleItem, ThreadItem
-from newsletter.render.labels import comment_count
+from newsletter.content import ArticleItem, PostExcerpt, ThreadItem
+from newsletter.render.labels import comment_count, section_name
 
 MASTHEAD_DATE = "d MMMM y"
 THREAD_TIME = "dd.MM HH:mm"
+# A quoted post is a taste of the discussion, not the discussion: about two lines on a phone.
+EXCERPT_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -28,12 +33,27 @@ class ArticleView:
 
 
 @dataclass(frozen=True)
+class SectionView:
+    """`name` is None when no article of the edition carries a tag: one list, no headings."""
+
+    name: str | None
+    articles: tuple[ArticleView, ...]
+
+
+@dataclass(frozen=True)
+class ExcerptView:
+    author: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ThreadView:
     title: str
     link: str | None
     reply_line: str | None
     time: str
     comments: str
+    extract: tuple[ExcerptView, ...]
 
 
 def web_link(url: str | None, *, base_url: str) -> str | None:
@@ -63,12 +83,49 @@ def article_view(item: ArticleItem, *, t: Mapping[str, str], base_url: str) -> A
     )
 
 
+def sections(
+    items: Sequence[ArticleItem], *, t: Mapping[str, str], lang: str, base_url: str
+) -> tuple[SectionView, ...]:
+    """Articles grouped by tag. Each goes under the one of its tags that most of the day's
+    articles share (ties: the tag it lists first), so a day of 8 articles makes a few sections
+    rather than one per article; sections come in the order of their first article, so the
+    lead story still opens the edition. Untagged articles close it under "More news"; an
+    edition without any tag has no headings at all."""
+    tags = [
+        tuple(dict.fromkeys(raw.strip().casefold() for raw in item.tags if raw.strip()))
+        for item in items
+    ]
+    shared = Counter(tag for article_tags in tags for tag in article_tags)
+    groups: dict[str | None, list[ArticleView]] = {}
+    for item, article_tags in zip(items, tags, strict=True):
+        # max() keeps the first of equal counts: the article's own order breaks ties.
+        key = max(article_tags, key=shared.__getitem__) if article_tags else None
+        groups.setdefault(key, []).append(article_view(item, t=t, base_url=base_url))
+    if list(groups) == [None]:
+        return (SectionView(None, tuple(groups[None])),)
+    named = [SectionView(section_name(k, lang=lang), tuple(v)) for k, v in groups.items() if k]
+    if None in groups:
+        named.append(SectionView(t["other_news"], tuple(groups[None])))
+    return tuple(named)
+
+
+def _excerpt(post: PostExcerpt) -> ExcerptView:
+    text = " ".join(post.text.split())
+    return ExcerptView(post.author.strip(), textwrap.shorten(text, EXCERPT_CHARS, placeholder="…"))
+
+
 def thread_view(item: ThreadItem, *, t: Mapping[str, str], lang: str, base_url: str) -> ThreadView:
     return ThreadView(
         title=item.title,
         link=web_link(item.url, base_url=base_url),
-        reply_line=t["reply_to"].format(title=item.reply_to) if item.reply_to else None,
+        # Site threads are often titled `Reply to "X"` already: say it once.
+        reply_line=(
+            t["reply_to"].format(title=item.reply_to)
+            if item.reply_to and item.reply_to not in item.title
+            else None
+        ),
         # Already local time: Babel keeps an aware value in its own zone and a naive one as is.
         time=format_datetime(item.last_activity_at, THREAD_TIME, locale=lang),
         comments=comment_count(item.comments, lang=lang),
+        extract=tuple(_excerpt(p) for p in item.extract if p.text.strip()),
     )
