@@ -1,34 +1,55 @@
 """Sending an edition through the delivery ledger: one row per edition and subscriber, so that
-running again sends only what is left and nobody gets an edition twice."""
+running again sends only what is left and nobody gets an edition twice.
+
+A sender claims deliveries in batches (marked `sending`, with a lease), hands them to N SMTP
+connections, and records each outcome; a connection does not let the relay accept its next
+message until the previous one is recorded as sent. So a sender killed at any moment leaves
+at most one accepted-but-unrecorded message per connection: after `kill -9`, at most
+`delivery.connections` subscribers get the edition twice (with the same Message-ID), and its
+claims are taken over once its lease runs out (at once on the same host, where a dead pid shows).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import date
+import queue
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine
 
 from newsletter.config import Settings
-from newsletter.deliver import RecipientRefused, Transport
-from newsletter.edition import Messages, build, content_of, load_content, require_edition
+from newsletter.deliver import SmtpTransport
+from newsletter.deliver.mime import Envelope
+from newsletter.deliver.pool import Connection, RateLimit, SenderPool
+from newsletter.deliver.transport import ConnectionLost, RecipientRefused
+from newsletter.edition import build, content_of, require_edition
+from newsletter.errors import DeliveryError, SenderConflict
+from newsletter.ledger import Job, Recorder, SendReport, dead_owners, new_owner
+from newsletter.messages import Messages, Variant
 from newsletter.store import queries
 from newsletter.store.db import session_scope
-from newsletter.store.models import DeliveryStatus, Edition, EditionStatus, SubscriberStatus
+from newsletter.store.models import Edition, EditionStatus, SubscriberStatus
 from subscribers import normalize_address
 
-_BATCH = 200
+__all__ = [
+    "EditionProgress",
+    "SendReport",
+    "dry_run",
+    "progress_of",
+    "resume_earlier",
+    "run",
+    "send",
+    "send_test",
+]
 
+_CLAIM = 200  # deliveries claimed per transaction
+_POLL = 1.0  # seconds between looks at the ledger while waiting for retries or other senders
+_DRY_BATCH = 500
 
-@dataclass
-class SendReport:
-    edition_date: date
-    queued: int = 0
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0
-    skipped: int = 0
-    errors: list[str] = field(default_factory=list)
+Progress = Callable[[int, int], None]
 
 
 def send(
@@ -36,16 +57,22 @@ def send(
     engine: Engine,
     settings: Settings,
     day: date,
-    transport: Transport,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    worker: bool = False,
+    transport: SmtpTransport | None = None,
 ) -> SendReport:
-    """Deliver the edition to every active subscriber who has not had it; `progress(done, total)`
-    is called after each recipient.
+    """Deliver the edition to every active subscriber who has not had it; `progress(done,
+    total)` is called as outcomes are recorded. Retries 4xx replies and lost connections with
+    back-off within the run; what is still deferred at the end is in `report.left`.
 
-    Each delivery is marked `sending` (committed) before its message goes out and `sent` after,
-    so a run killed between the two resends at most the one message that was in flight, with the
-    same Message-ID; every other subscriber gets the edition exactly once."""
+    Without `worker`, the edition has one sender: a second one is refused while the first
+    holds claims. With `worker` (PostgreSQL), any number share it. `transport` sends through
+    that one open connection instead of `settings.delivery.connections` new ones."""
     settings.require_secret_key()
+    if worker and engine.dialect.name != "postgresql":
+        raise SenderConflict(
+            "--worker needs PostgreSQL: on SQLite one `newsletter send` sends an edition"
+        )
     report = SendReport(day)
     with session_scope(engine) as session:
         edition = require_edition(session=session, day=day)
@@ -54,55 +81,14 @@ def send(
         report.queued = queries.enqueue_deliveries(session=session, edition_id=edition_id)
         if edition.status is not EditionStatus.SENT:
             edition.status = EditionStatus.SENDING
-        counts = queries.delivery_counts(session=session, edition_id=edition_id)
-    total = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.SENDING]
-    sender = _Sender(engine, messages, transport, report)
-    for done, (delivery_id, recipient) in enumerate(_unsent(engine, edition_id), 1):
-        sender.deliver(delivery_id, recipient)
-        if progress is not None:
-            progress(done, total)
-    _finish(engine, edition_id)
-    return report
-
-
-def dry_run(*, engine: Engine, settings: Settings, day: date) -> int:
-    """Compose the message of every subscriber a send would reach now; send and record nothing.
-    Returns how many were composed."""
-    composed = after = 0
-    with session_scope(engine) as session:
-        edition = require_edition(session=session, day=day)
-        messages = Messages(content_of(edition, settings), settings)
-        edition_id = edition.id
-        while batch := queries.recipients_awaiting(
-            session=session, edition_id=edition_id, after_id=after, limit=_BATCH
-        ):
-            for subscriber in batch:
-                messages.message(
-                    lang=subscriber.lang,
-                    to_address=subscriber.email,
-                    to_name=subscriber.name,
-                    unsubscribe=messages.unsubscribe_url(subscriber.id),
-                )
-            composed += len(batch)
-            after = batch[-1].id
-    return composed
-
-
-def send_test(
-    *, engine: Engine, settings: Settings, day: date, to: str, lang: str, transport: Transport
-) -> str:
-    """One copy to one address, recorded nowhere: for editors checking an edition."""
-    address = normalize_address(to)
-    messages = Messages(load_content(engine=engine, settings=settings, day=day), settings)
-    transport.send(
-        messages.message(
-            lang=lang,
-            to_address=address,
-            to_name=None,
-            unsubscribe=f"{settings.require_base_url()}/unsubscribe/test",
-        )
+        queries.wake_deferred(session=session, edition_id=edition_id, now=datetime.now(UTC))
+        total = queries.unfinished_deliveries(session=session, edition_id=edition_id)
+    _release_dead(engine, edition_id, owner="")
+    _Run(engine, settings, edition_id, messages, report, exclusive=not worker).deliver(
+        transport=transport, progress=progress, total=total
     )
-    return address
+    report.left = _finish(engine, edition_id)
+    return report
 
 
 def run(
@@ -110,109 +96,303 @@ def run(
     engine: Engine,
     settings: Settings,
     day: date,
-    transport: Transport,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    transport: SmtpTransport | None = None,
 ) -> SendReport:
     """What cron calls: build the day's edition unless it exists, then send what is left."""
     with session_scope(engine) as session:
         exists = queries.get_edition(session=session, edition_date=day) is not None
     if not exists:
         build(engine=engine, settings=settings, day=day)
-    return send(engine=engine, settings=settings, day=day, transport=transport, progress=progress)
+    return send(engine=engine, settings=settings, day=day, progress=progress, transport=transport)
+
+
+def resume_earlier(
+    *, engine: Engine, settings: Settings, day: date, progress: Progress | None = None
+) -> list[SendReport]:
+    """Finish the editions before `day` that are still being sent (the relay deferred some of
+    their recipients through a whole run): a daily cron job then skips nobody."""
+    with session_scope(engine) as session:
+        days = queries.editions_left_sending(session=session, before=day)
+    return [
+        send(engine=engine, settings=settings, day=earlier, progress=progress) for earlier in days
+    ]
+
+
+def dry_run(*, engine: Engine, settings: Settings, day: date) -> int:
+    """Compose the message of every subscriber a send would reach now, as it would be sent;
+    send and record nothing. Returns how many were composed."""
+    composed = after = 0
+    with session_scope(engine) as session:
+        edition = require_edition(session=session, day=day)
+        messages = Messages(content_of(edition, settings), settings)
+        edition_id = edition.id
+        while batch := queries.recipients_awaiting(
+            session=session, edition_id=edition_id, after_id=after, limit=_DRY_BATCH
+        ):
+            for subscriber in batch:
+                variant = messages.variant(lang=subscriber.lang, sections=subscriber.sections)
+                if messages.is_empty(variant):
+                    continue
+                messages.envelope(
+                    variant=variant,
+                    to_address=subscriber.email,
+                    to_name=subscriber.name,
+                    unsubscribe=messages.unsubscribe_url(subscriber.id),
+                    preferences=messages.preferences_url(subscriber.id),
+                    message_id=messages.message_id(
+                        edition_id=edition_id, subscriber_id=subscriber.id
+                    ),
+                )
+                composed += 1
+            after = batch[-1].id
+            session.expunge_all()  # what was read is not kept: memory stays flat
+    return composed
+
+
+def send_test(
+    *, engine: Engine, settings: Settings, day: date, to: str, lang: str, transport: SmtpTransport
+) -> str:
+    """One copy to one address, made as subscribers' copies are and recorded nowhere: for
+    editors checking an edition."""
+    address = normalize_address(to)
+    with session_scope(engine) as session:
+        content = content_of(require_edition(session=session, day=day), settings)
+    messages = Messages(content, settings)
+    envelope = messages.envelope(
+        variant=messages.variant(lang=lang),
+        to_address=address,
+        to_name=None,
+        unsubscribe=f"{settings.require_base_url()}/unsubscribe/test",
+        message_id=messages.new_message_id(),
+    )
+    try:
+        transport.deliver(envelope)
+    except (RecipientRefused, ConnectionLost) as exc:
+        raise DeliveryError(f"the test copy to {address} was not accepted: {exc}") from exc
+    return address
 
 
 @dataclass(frozen=True)
-class _Recipient:
-    id: int
-    email: str
-    name: str | None
-    lang: str
-    status: SubscriberStatus
-    message_id: str | None
+class EditionProgress:
+    edition_date: date
+    status: EditionStatus
+    progress: queries.SendingProgress
 
 
-def _unsent(engine: Engine, edition_id: int) -> Iterator[tuple[int, _Recipient]]:
-    """Unsent deliveries in batches, each read in its own short transaction."""
-    after = 0
-    while True:
-        with session_scope(engine) as session:
-            batch = [
-                (d.id, _Recipient(s.id, s.email, s.name, s.lang, s.status, d.message_id))
-                for d, s in queries.deliveries_to_send(
-                    session=session, edition_id=edition_id, after_id=after, limit=_BATCH
-                )
-            ]
-        if not batch:
-            return
-        yield from batch
-        after = batch[-1][0]
-
-
-@dataclass
-class _Sender:
-    engine: Engine
-    messages: Messages
-    transport: Transport
-    report: SendReport
-
-    def deliver(self, delivery_id: int, recipient: _Recipient) -> None:
-        if recipient.status is not SubscriberStatus.ACTIVE:
-            self._mark(delivery_id, DeliveryStatus.SKIPPED, f"subscriber is {recipient.status}")
-            self.report.skipped += 1
-            return
-        message = self.messages.message(
-            lang=recipient.lang,
-            to_address=recipient.email,
-            to_name=recipient.name,
-            unsubscribe=self.messages.unsubscribe_url(recipient.id),
-            # Kept from an earlier attempt, so a resent copy carries the same Message-ID.
-            message_id=recipient.message_id,
-        )
-        self._mark(delivery_id, DeliveryStatus.SENDING, message_id=str(message["Message-ID"]))
-        try:
-            self.transport.send(message)
-        except RecipientRefused as refused:
-            permanent = refused.permanent
-            self._mark(
-                delivery_id,
-                DeliveryStatus.FAILED if permanent else DeliveryStatus.PENDING,
-                str(refused),
-            )
-            self.report.errors.append(f"{recipient.email}: {refused}")
-            if permanent:
-                self.report.failed += 1
-            else:
-                self.report.deferred += 1
-            return
-        except BaseException as exc:
-            # The relay went away mid-message: unknown, so it is retried on the next run.
-            self._mark(delivery_id, DeliveryStatus.PENDING, str(exc))
-            raise
-        self._mark(delivery_id, DeliveryStatus.SENT)
-        self.report.sent += 1
-
-    def _mark(
-        self,
-        delivery_id: int,
-        status: DeliveryStatus,
-        error: str | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        with session_scope(self.engine) as session:
-            queries.mark_delivery(
-                session=session,
-                delivery_id=delivery_id,
-                status=status,
-                error=error,
-                message_id=message_id,
-            )
-
-
-def _finish(engine: Engine, edition_id: int) -> None:
-    """The edition is sent once nothing is pending or in flight."""
+def progress_of(*, engine: Engine, day: date) -> EditionProgress:
+    """How the sending of an edition stands: what `newsletter status` shows. Reads only, so it
+    runs beside senders."""
     with session_scope(engine) as session:
-        counts = queries.delivery_counts(session=session, edition_id=edition_id)
-        if counts[DeliveryStatus.PENDING] == 0 and counts[DeliveryStatus.SENDING] == 0:
+        edition = require_edition(session=session, day=day)
+        return EditionProgress(
+            day,
+            edition.status,
+            queries.sending_progress(session=session, edition_id=edition.id, now=datetime.now(UTC)),
+        )
+
+
+class _Run:
+    """One process's part in sending one edition."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        edition_id: int,
+        messages: Messages,
+        report: SendReport,
+        *,
+        exclusive: bool,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.edition_id = edition_id
+        self.messages = messages
+        self.report = report
+        self.exclusive = exclusive
+        self.owner = new_owner()
+        self.lease = timedelta(seconds=settings.delivery.lease_seconds)
+
+    def deliver(
+        self, *, transport: SmtpTransport | None, progress: Progress | None, total: int
+    ) -> None:
+        d = self.settings.delivery
+        connections: list[Connection] = (
+            [transport]
+            if transport is not None
+            else [
+                SmtpTransport(self.settings.smtp, max_messages=d.messages_per_connection)
+                for _ in range(d.connections)
+            ]
+        )
+        recorder = Recorder(self.engine, delivery=d, report=self.report)
+        try:
+            with (
+                recorder,
+                SenderPool(
+                    connections=connections,
+                    rate=RateLimit(per_second=d.rate_per_second, per_hour=d.rate_per_hour),
+                    compose=self._compose,
+                    record=recorder.record,
+                    close_connections=transport is None,
+                ) as pool,
+            ):
+                self._feed(pool, recorder, progress, total)
+        finally:
+            with session_scope(self.engine) as session:
+                queries.release_claims(
+                    session=session,
+                    edition_id=self.edition_id,
+                    owners=[self.owner],
+                    now=datetime.now(UTC),
+                )
+        if recorder.error is not None:
+            raise recorder.error
+        if pool.fatal is not None:
+            raise pool.fatal
+
+    def _compose(self, job: Job) -> Envelope:
+        claim = job.claim
+        return self.messages.envelope(
+            variant=self._variant(claim),
+            to_address=claim.email,
+            to_name=claim.name,
+            unsubscribe=self.messages.unsubscribe_url(claim.subscriber_id),
+            preferences=self.messages.preferences_url(claim.subscriber_id),
+            message_id=job.message_id,
+        )
+
+    def _variant(self, claim: queries.ClaimedDelivery) -> Variant:
+        return self.messages.variant(lang=claim.lang, sections=claim.sections)
+
+    def _feed(
+        self,
+        pool: SenderPool[Job],
+        recorder: Recorder,
+        progress: Progress | None,
+        total: int,
+    ) -> None:
+        """Claim, hand over, renew leases, wait for retries and for other senders, until
+        nothing of the edition is left for this run."""
+        held = 0  # claimed by this process and not yet recorded
+        ready: deque[Job] = deque()
+        next_claim = renewed = time.monotonic()
+        first = True
+        shown = 0
+        while pool.fatal is None and recorder.error is None:
+            held -= _drain(recorder.finished)
+            r = self.report
+            if progress is not None and r.sent + r.failed + r.skipped != shown:
+                shown = r.sent + r.failed + r.skipped
+                progress(shown, total)
+            now = time.monotonic()
+            if now - renewed > self.lease.total_seconds() / 3:
+                self._renew()
+                renewed = now
+            if len(ready) < _CLAIM // 2 and now >= next_claim:
+                claimed = self._claim(recorder, ready)
+                held += claimed
+                if not claimed:
+                    if first and self.exclusive:
+                        self._refuse_if_busy()
+                    next_claim = now + _POLL / 2
+                first = False
+            if ready:
+                if pool.submit(ready[0], timeout=0.2):
+                    ready.popleft()
+                continue
+            if held > 0:
+                held -= _drain(recorder.finished, timeout=0.2)
+                continue
+            wake = _release_dead(self.engine, self.edition_id, owner=self.owner)
+            if wake is None:
+                return
+            delay = (wake - datetime.now(UTC)).total_seconds()
+            time.sleep(min(max(delay, 0.1), _POLL))
+            next_claim = time.monotonic()
+
+    def _claim(self, recorder: Recorder, ready: deque[Job]) -> int:
+        now = datetime.now(UTC)
+        with session_scope(self.engine) as session:
+            claims = queries.claim_deliveries(
+                session=session,
+                edition_id=self.edition_id,
+                owner=self.owner,
+                limit=_CLAIM,
+                now=now,
+                lease_until=now + self.lease,
+                exclusive=self.exclusive,
+            )
+        for claim in claims:
+            job = Job(
+                claim,
+                self.messages.message_id(
+                    edition_id=self.edition_id, subscriber_id=claim.subscriber_id
+                ),
+            )
+            if claim.subscriber_status is SubscriberStatus.ACTIVE and not self.messages.is_empty(
+                self._variant(claim)
+            ):
+                ready.append(job)
+            else:
+                # Left the list after being queued, or nothing of the day is in their sections.
+                recorder.record(job, None)
+        return len(claims)
+
+    def _renew(self) -> None:
+        with session_scope(self.engine) as session:
+            queries.renew_leases(
+                session=session,
+                edition_id=self.edition_id,
+                owner=self.owner,
+                until=datetime.now(UTC) + self.lease,
+            )
+
+    def _refuse_if_busy(self) -> None:
+        with session_scope(self.engine) as session:
+            holders = queries.lease_holders(session=session, edition_id=self.edition_id)
+        now = datetime.now(UTC)
+        live = {o: until for o, until in holders.items() if o != self.owner and until >= now}
+        if live:
+            owner, until = next(iter(live.items()))
+            raise SenderConflict(
+                f"the edition is being sent by {owner.rsplit(':', 1)[0]} (its claims run until "
+                f"{until:%H:%M:%S} UTC): one sender per edition; on PostgreSQL, share it with "
+                "`newsletter send --worker`"
+            )
+
+
+def _drain(finished: queue.Queue[int], timeout: float | None = None) -> int:
+    """Sum what the recorder has reported; waits up to `timeout` for the first report."""
+    total = 0
+    try:
+        total += finished.get(timeout=timeout) if timeout else finished.get_nowait()
+        while True:
+            total += finished.get_nowait()
+    except queue.Empty:
+        return total
+
+
+def _release_dead(engine: Engine, edition_id: int, *, owner: str) -> datetime | None:
+    """Free the claims of dead senders of this host; then when something next becomes due
+    (None: nothing is left for this run)."""
+    with session_scope(engine) as session:
+        holders = queries.lease_holders(session=session, edition_id=edition_id)
+        dead = dead_owners([o for o in holders if o != owner])
+        now = datetime.now(UTC)
+        if dead:
+            queries.release_claims(session=session, edition_id=edition_id, owners=dead, now=now)
+            return now
+        return queries.next_wakeup(session=session, edition_id=edition_id, owner=owner)
+
+
+def _finish(engine: Engine, edition_id: int) -> int:
+    """The edition is sent once nothing is pending, claimed or deferred; returns what is left."""
+    with session_scope(engine) as session:
+        left = queries.unfinished_deliveries(session=session, edition_id=edition_id)
+        if left == 0:
             edition = session.get(Edition, edition_id)
             assert edition is not None
             edition.status = EditionStatus.SENT
+        return left

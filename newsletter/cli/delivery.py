@@ -1,9 +1,10 @@
-"""Delivery commands: send and run."""
+"""Delivery commands: send, run, status (and the `bounces` group)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -12,15 +13,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from newsletter import sending
+from newsletter.cli.bounces import app as bounces_app
 from newsletter.cli.common import parse_day, state
 from newsletter.cli.content import DateOption
 from newsletter.deliver import SmtpTransport
 from newsletter.errors import DeliveryIncomplete
+from newsletter.store.models import DeliveryStatus
 
 
 def register(app: typer.Typer) -> None:
     app.command()(send)
     app.command()(run)
+    app.command()(status)
+    app.add_typer(bounces_app, name="bounces")
 
 
 def send(
@@ -33,8 +38,17 @@ def send(
         str | None, typer.Option("--to", help="Send one test copy to this address only.")
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="Language of the test copy.")] = "en",
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker",
+            help="Share the edition with other `send --worker` processes (PostgreSQL only).",
+        ),
+    ] = False,
 ) -> None:
-    """Deliver a built edition to every active subscriber who has not had it."""
+    """Deliver a built edition to every active subscriber who has not had it.
+
+    Exit codes: 0 done, 4 some recipients deferred (run again later), 1 error."""
     s = state(ctx)
     engine = s.engine()
     when = parse_day(day, s.settings)
@@ -49,9 +63,9 @@ def send(
         composed = sending.dry_run(engine=engine, settings=s.settings, day=when)
         typer.echo(f"dry run: {composed} messages composed for {when}; nothing sent")
         return
-    with SmtpTransport(s.settings.smtp) as transport, _progress() as progress:
+    with _progress() as progress:
         report = sending.send(
-            engine=engine, settings=s.settings, day=when, transport=transport, progress=progress
+            engine=engine, settings=s.settings, day=when, progress=progress, worker=worker
         )
     _show(report)
 
@@ -62,15 +76,50 @@ def run(ctx: typer.Context, day: DateOption = None) -> None:
     Safe to run again: nobody gets an edition twice. Exit codes: 0 done, 3 nothing to send,
     4 some recipients deferred (run again later), 1 error."""
     s = state(ctx)
-    with SmtpTransport(s.settings.smtp) as transport, _progress() as progress:
-        report = sending.run(
-            engine=s.engine(),
-            settings=s.settings,
-            day=parse_day(day, s.settings),
-            transport=transport,
-            progress=progress,
+    engine, when = s.engine(), parse_day(day, s.settings)
+    with _progress() as progress:
+        earlier = sending.resume_earlier(
+            engine=engine, settings=s.settings, day=when, progress=progress
         )
-    _show(report)
+    for report in earlier:
+        _show(report, last=False)
+    with _progress() as progress:
+        report = sending.run(engine=engine, settings=s.settings, day=when, progress=progress)
+    _show(report, left_before=sum(r.left for r in earlier))
+
+
+def status(ctx: typer.Context, day: DateOption = None) -> None:
+    """Show how the sending of an edition stands: deliveries by state, the rate, errors by
+    reply code, the processes sending it. Safe while a send runs."""
+    s = state(ctx)
+    edition = sending.progress_of(engine=s.engine(), day=parse_day(day, s.settings))
+    p = edition.progress
+    console = Console()
+    table = Table(title=f"Edition {edition.edition_date}: {edition.status.value}")
+    for state_name in DeliveryStatus:
+        table.add_column(state_name.value, justify="right")
+    table.add_row(*(str(p.counts[state_name]) for state_name in DeliveryStatus))
+    console.print(table)
+    if p.first_sent_at is not None and p.last_sent_at is not None:
+        span = (p.last_sent_at - p.first_sent_at).total_seconds()
+        overall = p.counts[DeliveryStatus.SENT] / span if span > 0 else 0.0
+        console.print(
+            f"sent from {p.first_sent_at:%Y-%m-%d %H:%M:%S} to {p.last_sent_at:%H:%M:%S} UTC: "
+            f"{overall:.1f} messages/s overall, {p.sent_last_minute / 60:.1f}/s in the last minute"
+        )
+    if p.errors:
+        errors = Table(title="Deferred and failed, by reply code")
+        for column in ("state", "code", "count", "a reply"):
+            errors.add_column(column)
+        for state_name, code, count, sample in p.errors:
+            errors.add_row(
+                state_name.value, "-" if code is None else str(code), str(count), sample or ""
+            )
+        console.print(errors)
+    now = datetime.now(UTC)
+    for owner, until in p.senders.items():
+        alive = "lease active" if until >= now else "lease expired"
+        console.print(f"sender {owner}: holds deliveries until {until:%H:%M:%S} UTC ({alive})")
 
 
 @contextmanager
@@ -92,21 +141,33 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def _show(report: sending.SendReport) -> None:
+def _show(report: sending.SendReport, *, last: bool = True, left_before: int = 0) -> None:
+    """Print a run's table; the last one of a command also says whether anything is left."""
     table = Table(title=f"Edition {report.edition_date}")
-    for column in ("queued", "sent", "deferred", "failed", "skipped"):
+    columns = {
+        "queued": report.queued,
+        "sent": report.sent,
+        "deferred": report.deferred,
+        "failed": report.failed,
+        "skipped": report.skipped,
+        "bounced": report.bounced,
+        "left": report.left,
+    }
+    for column in columns:
         table.add_column(column, justify="right")
-    table.add_row(
-        *(
-            str(n)
-            for n in (report.queued, report.sent, report.deferred, report.failed, report.skipped)
-        )
-    )
+    table.add_row(*(str(n) for n in columns.values()))
     console = Console()
     console.print(table)
+    if report.by_code:
+        codes = ", ".join(
+            f"{'connection lost' if code is None else code}: {n}"
+            for code, n in report.by_code.most_common()
+        )
+        console.print(f"  refusals by reply code: {codes}", markup=False, highlight=False)
     for error in report.errors:
         console.print(f"  {error}", markup=False, highlight=False)
-    if report.deferred:
+    left = report.left + left_before
+    if last and left:
         raise DeliveryIncomplete(
-            f"{report.deferred} recipients were deferred by the relay: run again later"
+            f"{left} recipients are left for a later run (deferred by the relay): run again later"
         )

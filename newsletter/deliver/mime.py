@@ -1,0 +1,230 @@
+"""Each recipient's message as bytes, from a template encoded once per edition and variant.
+
+The stdlib `email` package composes about 100 messages a second (its quoted-printable encoder and
+header folding are pure Python); here the template's parts are encoded once with the C encoder
+(`binascii.b2a_qp`) and a recipient costs the encoding of the few lines that hold their links
+plus their To: header. Quoted-printable encodes each line on its own (soft breaks restart at
+every hard line break), so encoding the lines apart gives the bytes encoding the whole would."""
+
+from __future__ import annotations
+
+import binascii
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.policy import SMTP
+
+import idna
+
+# Every placeholder of newsletter.render starts with this; a line holding one is per recipient.
+PLACEHOLDER_MARK = "__NEWSLETTER_"
+_PLACEHOLDER = re.compile(r"(__NEWSLETTER_[A-Z0-9_]+?__)")
+CRLF = b"\r\n"
+_MAX_ENCODED_WORD_BYTES = 45  # 60 base64 characters: "=?utf-8?b?...?=" stays within 75
+_MAX_LINE = 78
+_MAX_QP_LINE = 76
+
+Fill = Callable[[str, str], tuple[str, str]]
+"""(html placeholders, text placeholders), each joined by LF → their values for one recipient."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What SMTP needs: the return path, the recipient and the message, CRLF line ends."""
+
+    sender: str
+    recipient: str
+    data: bytes
+    smtputf8: bool = False
+
+
+@dataclass(frozen=True)
+class _Part:
+    pieces: tuple[bytes | int, ...]  # encoded lines and pieces of lines, or a `dynamic` index
+    dynamic: tuple[str, ...]  # the placeholders, in order
+
+
+class MimeTemplate:
+    """multipart/alternative (text, html), UTF-8, quoted-printable: the message `compose` makes,
+    with the recipient's To:, Date:, Message-ID:, List-Unsubscribe: and links put in."""
+
+    def __init__(self, *, sender: str, subject: str, html: str, text: str, lang: str) -> None:
+        self.envelope_sender = _addr_spec(sender)
+        boundary = f"=_newsletter_{secrets.token_hex(12)}"  # "=_" never occurs in QP output
+        self._from = _fold("From", sender)
+        self._subject = _fold("Subject", subject)
+        self._fixed = (
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            b"MIME-Version: 1.0\r\n"
+            + f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii")
+            + f"Content-Language: {lang}\r\n".encode("ascii")
+        )
+        part_head = (
+            'Content-Type: text/{}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        )
+        # The line break before a boundary belongs to the boundary (RFC 2046), hence the extra
+        # CRLF after each part's last line.
+        self._text_head = f"--{boundary}\r\n{part_head.format('plain')}".encode("ascii")
+        self._html_head = f"\r\n--{boundary}\r\n{part_head.format('html')}".encode("ascii")
+        self._close = f"\r\n--{boundary}--\r\n".encode("ascii")
+        self._text = _encode_part(text)
+        self._html = _encode_part(html)
+
+    def render(
+        self,
+        *,
+        to_address: str,
+        to_name: str | None,
+        message_id: str,
+        date: str,
+        unsubscribe_url: str,
+        fill: Fill,
+        sign: Callable[[list[tuple[bytes, bytes]], list[bytes]], bytes] | None = None,
+    ) -> Envelope:
+        """One recipient's message. `fill` personalises the lines with placeholders; `sign`
+        returns a DKIM-Signature field for the header fields and the body pieces."""
+        to_field, recipient, smtputf8 = to_header(to_name, to_address)
+        html_values, text_values = _fill(fill, self._html.dynamic, self._text.dynamic)
+        headers = [
+            (b"From", self._from),
+            (b"To", to_field),
+            (b"Subject", self._subject),
+            (b"Date", date.encode("ascii")),
+            (b"Message-ID", message_id.encode("ascii")),
+            (b"List-Unsubscribe", b"<" + unsubscribe_url.encode("ascii") + b">"),
+        ]
+        body = [
+            self._text_head,
+            *_pieces(self._text, text_values),
+            self._html_head,
+            *_pieces(self._html, html_values),
+            self._close,
+        ]
+        head = [name + b": " + value + CRLF for name, value in headers]
+        if sign is not None:
+            head.insert(0, sign([*headers, *_split_fields(self._fixed)], body))
+        data = b"".join([*head, self._fixed, CRLF, *body])
+        return Envelope(self.envelope_sender, recipient, data, smtputf8)
+
+
+def _encode_part(body: str) -> _Part:
+    """Lines without placeholders are encoded once; a line with some is cut around them, each
+    static piece encoded once too, joined by soft line breaks that decoding removes."""
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the body's final line break; every line gets one below
+    pieces: list[bytes | int] = []
+    dynamic: list[str] = []
+    run: list[str] = []
+    for line in lines:
+        if PLACEHOLDER_MARK not in line:
+            run.append(line)
+            continue
+        if run:
+            pieces.append(_qp_lines(run))
+            run = []
+        *cuts, tail = _PLACEHOLDER.split(line)
+        for static, placeholder in zip(cuts[::2], cuts[1::2], strict=True):
+            if static:
+                pieces.append(_qp_soft(static))
+            pieces.append(len(dynamic))
+            dynamic.append(placeholder)
+        pieces.append(_qp_lines([tail]) if tail else CRLF)
+    if run:
+        pieces.append(_qp_lines(run))
+    return _Part(tuple(pieces), tuple(dynamic))
+
+
+def _qp_lines(lines: list[str]) -> bytes:
+    """Quoted-printable of whole lines, each ending in CRLF (b2a_qp keeps CRLF when the input's
+    first line ends with it, also for its soft breaks)."""
+    return binascii.b2a_qp(("\r\n".join(lines) + "\r\n").encode("utf-8"), istext=True)
+
+
+def _qp_soft(text: str) -> bytes:
+    """Quoted-printable of a piece of a line, ending in a soft line break: the next piece
+    continues the same line once decoded. Lines stay within 76 characters."""
+    encoded = _qp_lines([text]).removesuffix(CRLF)
+    head, _, last = encoded.rpartition(CRLF)
+    if len(last) >= _MAX_QP_LINE:
+        cut = _MAX_QP_LINE - 2
+        while b"=" in last[cut - 2 : cut]:  # never cut an =XX escape apart
+            cut -= 1
+        last = last[:cut] + b"=" + CRLF + last[cut:]
+    return (head + CRLF if head else b"") + last + b"=" + CRLF
+
+
+def _fill(fill: Fill, html: tuple[str, ...], text: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    html_out, text_out = fill("\n".join(html), "\n".join(text))
+    filled = (html_out.split("\n") if html else []), (text_out.split("\n") if text else [])
+    if len(filled[0]) != len(html) or len(filled[1]) != len(text):
+        raise ValueError("a personalised value must not contain line breaks")
+    return filled
+
+
+def _pieces(part: _Part, values: list[str]) -> list[bytes]:
+    return [p if isinstance(p, bytes) else _qp_soft(values[p]) for p in part.pieces]
+
+
+def _split_fields(block: bytes) -> list[tuple[bytes, bytes]]:
+    fields = []
+    for line in block.split(CRLF):
+        if line:
+            name, _, value = line.partition(b": ")
+            fields.append((name, value))
+    return fields
+
+
+def _fold(name: str, value: str) -> bytes:
+    """A header value as the stdlib's SMTP policy writes it (RFC 2047, folded), without the
+    name: used once per template, where its cost does not matter."""
+    folded: str = SMTP.header_factory(name, value).fold(policy=SMTP)
+    return folded.encode("ascii").split(b":", 1)[1].strip(b" ").removesuffix(CRLF)
+
+
+def _addr_spec(mailbox: str) -> str:
+    address = SMTP.header_factory("From", mailbox).addresses[0]
+    return str(address.addr_spec)
+
+
+def to_header(name: str | None, address: str) -> tuple[bytes, str, bool]:
+    """(To: field value, envelope recipient, needs SMTPUTF8). The domain goes out in its ASCII
+    (IDNA) form; a non-ASCII local part needs SMTPUTF8 and is written as UTF-8 (RFC 6532).
+
+    A display name that is plain printable ASCII and fits is a quoted string; any other is a run
+    of RFC 2047 encoded words, one per folded line, each whole characters: nothing a subscriber
+    typed can end the field or garble it."""
+    local, _, domain = address.rpartition("@")
+    if not domain.isascii():
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    recipient = f"{local}@{domain}"
+    smtputf8 = not local.isascii()
+    mailbox = recipient.encode("utf-8")
+    if not name:
+        return mailbox, recipient, smtputf8
+    angle = b"<" + mailbox + b">"
+    if _quotable(name):
+        quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if len("To: ") + len(quoted) + 1 + len(angle) <= _MAX_LINE:
+            return quoted.encode("ascii") + b" " + angle, recipient, smtputf8
+    return b"\r\n ".join([*_encoded_words(name), angle]), recipient, smtputf8
+
+
+def _quotable(name: str) -> bool:
+    # "=?" could be read back as an encoded word by lenient parsers (the stdlib's among them).
+    return all(" " <= c <= "~" for c in name) and "=?" not in name
+
+
+def _encoded_words(name: str) -> list[bytes]:
+    words: list[bytes] = []
+    chunk = b""
+    for char in name:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > _MAX_ENCODED_WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return [b"=?utf-8?b?" + binascii.b2a_base64(w, newline=False) + b"?=" for w in words]

@@ -1,0 +1,204 @@
+"""The messages of one built edition: each variant (language and chosen sections) is rendered and
+encoded once, and a recipient's copy is their links and To: put into it (`envelope`). The slower
+`message` builds a stdlib EmailMessage, for previews and other callers that want one."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+
+from newsletter.config import Settings
+from newsletter.content import EditionContent
+from newsletter.deliver import compose
+from newsletter.deliver.dkim import DkimSigner
+from newsletter.deliver.mime import Envelope, MimeTemplate
+from newsletter.errors import ConfigError
+from newsletter.render import RenderedEdition, personalize, render_edition
+from subscribers import preferences_url, unsubscribe_url
+from subscribers.preferences import content_for
+
+LANGUAGES = ("en", "ru")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What makes one subscriber's edition differ from another's apart from their links: the
+    key of the compiled template. Most subscribers choose no sections, so the number of
+    compilations follows the number of distinct choices, not of subscribers."""
+
+    lang: str
+    sections: tuple[str, ...] = ()
+
+
+class Messages:
+    """Makes recipients' messages of one edition."""
+
+    def __init__(self, content: EditionContent, settings: Settings) -> None:
+        self._content = content
+        self._settings = settings
+        self._rendered: dict[Variant, RenderedEdition] = {}
+        self._empty: dict[Variant, bool] = {}
+        self._templates: dict[Variant, MimeTemplate] = {}
+        self._domain = parseaddr(settings.require_from())[1].rpartition("@")[2]
+        self._sign = DkimSigner(settings.dkim) if settings.dkim.enabled else None
+
+    def rendered(self, lang: str) -> RenderedEdition:
+        return self._render(self.variant(lang=lang))
+
+    def _render(self, variant: Variant) -> RenderedEdition:
+        if variant not in self._rendered:
+            self._rendered[variant] = render_edition(
+                content_for(self._content, variant.sections),
+                lang=variant.lang,
+                site_name=self._settings.site_name,
+                base_url=self._settings.require_base_url(),
+            )
+        return self._rendered[variant]
+
+    def is_empty(self, variant: Variant) -> bool:
+        """Nothing of the edition is in the sections this variant's readers chose: they are
+        skipped rather than sent an empty edition."""
+        if variant not in self._empty:
+            content = content_for(self._content, variant.sections)
+            self._empty[variant] = not content.articles and not content.threads
+        return self._empty[variant]
+
+    def unsubscribe_url(self, subscriber_id: int) -> str:
+        return unsubscribe_url(
+            base_url=self._settings.require_base_url(),
+            secret=self._settings.require_secret_key(),
+            subscriber_id=subscriber_id,
+        )
+
+    def preferences_url(self, subscriber_id: int) -> str:
+        return preferences_url(
+            base_url=self._settings.require_base_url(),
+            secret=self._settings.require_secret_key(),
+            subscriber_id=subscriber_id,
+        )
+
+    def new_message_id(self, idstring: str | None = None) -> str:
+        return make_msgid(idstring=idstring, domain=self._domain)
+
+    def message_id(self, *, edition_id: int, subscriber_id: int) -> str:
+        """The same for every attempt at one delivery, so a copy sent again after a crash can be
+        recognised; signed, so bounce processing can trust the subscriber id in it."""
+        return delivery_message_id(
+            secret=self._settings.require_secret_key(),
+            edition_date=self._content.edition_date,
+            edition_id=edition_id,
+            subscriber_id=subscriber_id,
+            domain=self._domain,
+        )
+
+    def message(
+        self,
+        *,
+        lang: str,
+        to_address: str,
+        to_name: str | None,
+        unsubscribe: str,
+        message_id: str | None = None,
+    ) -> EmailMessage:
+        rendered = self.rendered(lang)
+        html, text = personalize(rendered, unsubscribe_url=unsubscribe)
+        return compose(
+            sender=self._settings.require_from(),
+            to_address=to_address,
+            to_name=to_name,
+            subject=rendered.subject,
+            html=html,
+            text=text,
+            message_id=message_id or self.new_message_id(),
+            unsubscribe_url=unsubscribe,
+            lang=rendered.lang,
+        )
+
+    def variant(self, *, lang: str, sections: Sequence[str] = ()) -> Variant:
+        chosen = tuple(sorted({s.strip().lower() for s in sections if s.strip()}))
+        return Variant(lang=lang if lang in LANGUAGES else "en", sections=chosen)
+
+    def template(self, variant: Variant) -> MimeTemplate:
+        if variant not in self._templates:
+            rendered = self._render(variant)
+            self._templates[variant] = MimeTemplate(
+                sender=self._settings.require_from(),
+                subject=rendered.subject,
+                html=rendered.html,
+                text=rendered.text,
+                lang=rendered.lang,
+            )
+        return self._templates[variant]
+
+    def envelope(
+        self,
+        *,
+        variant: Variant,
+        to_address: str,
+        to_name: str | None,
+        unsubscribe: str,
+        message_id: str,
+        preferences: str | None = None,
+    ) -> Envelope:
+        """One recipient's message as SMTP-ready bytes, DKIM-signed when configured: what
+        `message` makes, without the stdlib's per-message cost."""
+        if not unsubscribe.isascii():
+            raise ConfigError(
+                f"NEWSLETTER_BASE_URL must be ASCII in mail headers (use the xn-- form of the "
+                f"host): {self._settings.base_url}"
+            )
+        rendered = self._render(variant)
+
+        def fill(html: str, text: str) -> tuple[str, str]:
+            return personalize(
+                replace(rendered, html=html, text=text),
+                unsubscribe_url=unsubscribe,
+                preferences_url=preferences,
+            )
+
+        return self.template(variant).render(
+            to_address=to_address,
+            to_name=to_name,
+            message_id=message_id,
+            date=formatdate(usegmt=True),
+            unsubscribe_url=unsubscribe,
+            fill=fill,
+            sign=self._sign,
+        )
+
+
+def delivery_message_id(
+    *, secret: str, edition_date: date, edition_id: int, subscriber_id: int, domain: str
+) -> str:
+    """`<YYYYMMDD.SUBSCRIBER.SIGNATURE@domain>`"""
+    tag = _signature(secret, edition_id, subscriber_id)
+    return f"<{edition_date:%Y%m%d}.{subscriber_id}.{tag}@{domain}>"
+
+
+def read_message_id(
+    message_id: str, *, secret: str, edition_id_of: Callable[[date], int | None]
+) -> tuple[int, int] | None:
+    """(edition id, subscriber id) of a Message-ID this product made, None for any other."""
+    local = message_id.strip().strip("<>").partition("@")[0]
+    parts = local.split(".")
+    if len(parts) != 3 or len(parts[0]) != 8 or not (parts[0] + parts[1]).isdigit():
+        return None
+    try:
+        day = date(int(parts[0][:4]), int(parts[0][4:6]), int(parts[0][6:8]))
+    except ValueError:
+        return None
+    edition_id, subscriber_id = edition_id_of(day), int(parts[1])
+    if edition_id is None or not hmac.compare_digest(
+        parts[2], _signature(secret, edition_id, subscriber_id)
+    ):
+        return None
+    return edition_id, subscriber_id
+
+
+def _signature(secret: str, edition_id: int, subscriber_id: int) -> str:
+    mac = hmac.new(secret.encode(), f"message-id:{edition_id}:{subscriber_id}".encode(), "sha256")
+    return mac.hexdigest()[:16]

@@ -1,0 +1,203 @@
+"""Delivery tests' helpers. A fault-injecting SMTP server on 127.0.0.1 (aiosmtpd): chosen
+recipients get 4xx or 5xx replies, dropped connections mid-DATA or slow replies; it counts what
+it accepted per recipient, with the Message-IDs, so tests can hold the ledger against what
+really arrived. And a small edition with subscribers to send."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+from sqlalchemy import Engine, insert
+
+from newsletter import edition
+from newsletter.config import Settings
+from newsletter.store.db import session_scope
+from newsletter.store.models import Subscriber, SubscriberStatus
+
+_MESSAGE_ID = re.compile(rb"^Message-ID: *(\S+)", re.MULTILINE | re.IGNORECASE)
+
+
+@dataclass
+class Faults:
+    """Per recipient address: `rcpt` and `data` map to a reply, `times` how often it is given
+    (absent: always); `drop` lists addresses whose connection is closed mid-DATA (once each);
+    `slow` delays every reply to those addresses' RCPT by `delay` seconds."""
+
+    rcpt: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict)
+    times: dict[str, int] = field(default_factory=dict)
+    drop: set[str] = field(default_factory=set)
+    slow: set[str] = field(default_factory=set)
+    delay: float = 0.2
+
+
+class _Handler:
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self.received: dict[str, list[bytes]] = defaultdict(list)
+        self.sessions = 0
+        self.accepted = 0
+        self.refused: dict[str, int] = defaultdict(int)
+        self.lock = threading.Lock()
+
+    def _fault(self, table: dict[str, str], address: str) -> str | None:
+        reply = table.get(address)
+        if reply is None:
+            return None
+        with self.lock:
+            left = self.faults.times.get(address)
+            if left is not None:
+                if left <= 0:
+                    return None
+                self.faults.times[address] = left - 1
+            self.refused[address] += 1
+        return reply
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self.lock:
+            self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.faults.slow:
+            await asyncio.sleep(self.faults.delay)
+        reply = self._fault(self.faults.rcpt, address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        address = envelope.rcpt_tos[0]
+        reply = self._fault(self.faults.data, address)
+        if reply is not None:
+            return reply
+        data: bytes = envelope.original_content or envelope.content
+        match = _MESSAGE_ID.search(data)
+        with self.lock:
+            for recipient in envelope.rcpt_tos:
+                self.received[recipient].append(match.group(1) if match else b"")
+                self.accepted += 1
+        return "250 Message accepted"
+
+
+class _FaultySMTP(SMTP):
+    async def smtp_DATA(self, arg: str) -> None:
+        handler: _Handler = self.event_handler
+        envelope = self.envelope
+        if envelope is not None and envelope.rcpt_tos:
+            address = envelope.rcpt_tos[0]
+            with handler.lock:
+                drop = address in handler.faults.drop
+                handler.faults.drop.discard(address)
+            if drop:
+                await self.push("354 End data with <CR><LF>.<CR><LF>")
+                await self._reader.readline()  # part of the message arrives, then the line dies
+                assert self.transport is not None
+                self.transport.abort()
+                return
+        await super().smtp_DATA(arg)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _FaultySMTP(self.handler, **self.SMTP_kwargs)
+
+
+class FaultySmtpServer:
+    """`with FaultySmtpServer(faults) as server:` listens on server.host:server.port."""
+
+    def __init__(self, faults: Faults | None = None, **smtp_options: Any) -> None:
+        self.host = "127.0.0.1"
+        with socket.socket() as probe:
+            probe.bind((self.host, 0))
+            self.port = int(probe.getsockname()[1])
+        self._handler = _Handler(faults or Faults())
+        self._controller = _Controller(
+            self._handler, hostname=self.host, port=self.port, **smtp_options
+        )
+
+    @property
+    def faults(self) -> Faults:
+        return self._handler.faults
+
+    @property
+    def received(self) -> dict[str, list[bytes]]:
+        """Recipient → the Message-IDs of the copies accepted for them, in arrival order."""
+        with self._handler.lock:
+            return {k: list(v) for k, v in self._handler.received.items()}
+
+    @property
+    def accepted(self) -> int:
+        """How many copies were accepted in all."""
+        return self._handler.accepted
+
+    @property
+    def sessions(self) -> int:
+        return self._handler.sessions
+
+    def refused(self, address: str) -> int:
+        return self._handler.refused[address]
+
+    def __enter__(self) -> FaultySmtpServer:
+        self._controller.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._controller.stop()
+
+
+DAY = date(2024, 12, 23)
+_ARTICLE = {
+    "type": "article",
+    "url": "https://vpk-news.example/articles/t9",
+    "title": "T-9 trainer flies",
+    "body": "The T-9 trainer made its first flight on Monday. It carried two pilots.\n\n"
+    "The programme aims to replace older trainers by 2027. Deliveries start next year.",
+    "published_at": "2024-12-23T09:40:00+03:00",
+    "lang": "en",
+}
+
+
+def make_edition(engine: Engine, settings: Settings, tmp_path: Path, emails: list[str]) -> None:
+    """A one-article edition of DAY and active subscribers with these addresses (every third
+    one reads Russian and has a Cyrillic name)."""
+    source = tmp_path / "day.jsonl"
+    source.write_text(json.dumps(_ARTICLE) + "\n", "utf-8")
+    edition.ingest(engine=engine, settings=settings, paths=[source])
+    edition.build(engine=engine, settings=settings, day=DAY)
+    with session_scope(engine) as session:
+        session.execute(
+            insert(Subscriber),
+            [
+                {
+                    "email": email,
+                    "name": f"Читатель {n}" if n % 3 == 0 else f"Reader {n}",
+                    "lang": "ru" if n % 3 == 0 else "en",
+                    "status": SubscriberStatus.ACTIVE,
+                }
+                for n, email in enumerate(emails)
+            ],
+        )

@@ -1,0 +1,96 @@
+"""Workers sharing an edition on PostgreSQL: four `newsletter send --worker` processes, one of
+them killed midway; the others finish its batch, and every subscriber gets exactly one copy
+(except at most the killed worker's messages in flight, one per connection)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from newsletter.config import Settings
+from newsletter.store.db import make_engine, session_scope
+from newsletter.store.migrate import upgrade
+from newsletter.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
+from tests.smtp_faults import DAY, FaultySmtpServer, make_edition
+
+SUBSCRIBERS = 20_000
+WORKERS = 4
+CONNECTIONS = 2
+
+
+def test_four_workers_one_killed_deliver_every_copy_once(pg_url: str, tmp_path: Path) -> None:
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    secret = secrets.token_hex(32)
+    settings = Settings(
+        database_url=pg_url,
+        from_address="VPK News <digest@vpk-news.example>",
+        base_url="https://news.example.org",
+        secret_key=secret,
+    )
+    emails = [f"reader{n:05d}@example.org" for n in range(SUBSCRIBERS)]
+    make_edition(engine, settings, tmp_path, emails)
+    with FaultySmtpServer() as server:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "NEWSLETTER_DATABASE_URL": pg_url,
+            "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
+            "NEWSLETTER_BASE_URL": "https://news.example.org",
+            "NEWSLETTER_SECRET_KEY": secret,
+            "NEWSLETTER_SMTP_HOST": server.host,
+            "NEWSLETTER_SMTP_PORT": str(server.port),
+            "NEWSLETTER_DELIVERY_CONNECTIONS": str(CONNECTIONS),
+            "NEWSLETTER_DELIVERY_LEASE_SECONDS": "3",
+        }
+        command = [sys.executable, "-m", "newsletter", "send", "--worker", "--date", str(DAY)]
+        workers = [
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(WORKERS)
+        ]
+        deadline = time.monotonic() + 300
+        while server.accepted < SUBSCRIBERS // 3:
+            assert time.monotonic() < deadline, "the workers made no progress"
+            assert all(w.poll() is None for w in workers), "a worker ended early"
+            time.sleep(0.05)
+        victim = workers[0]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        with session_scope(engine) as session:
+            its_batch = set(
+                session.scalars(
+                    select(Delivery.id).where(
+                        Delivery.status == DeliveryStatus.SENDING,
+                        Delivery.lease_owner.like(f"%:{victim.pid}:%"),
+                    )
+                )
+            )
+        assert its_batch, "the killed worker held a batch"
+        for worker in workers[1:]:
+            out, err = worker.communicate(timeout=300)
+            assert worker.returncode == 0, out.decode() + err.decode()
+        received = server.received
+
+    assert sorted(received) == emails, "everyone got the edition"
+    extra = sum(len(ids) - 1 for ids in received.values())
+    assert extra <= CONNECTIONS, "only the killed worker's messages in flight can come twice"
+    assert all(len(set(ids)) == 1 for ids in received.values())
+    with session_scope(engine) as session:
+        states = session.execute(
+            select(Delivery.status, func.count()).group_by(Delivery.status)
+        ).all()
+        assert states == [(DeliveryStatus.SENT, SUBSCRIBERS)]
+        finished = session.scalars(
+            select(func.count()).where(
+                Delivery.id.in_(its_batch), Delivery.status == DeliveryStatus.SENT
+            )
+        ).one()
+        assert finished == len(its_batch), "the others finished the killed worker's batch"
+        assert session.scalars(select(Edition.status)).one() is EditionStatus.SENT
+    engine.dispose()
