@@ -49,4 +49,12 @@ class ImportRejected(NewsletterError):
 
 
 class InvalidToken(NewsletterError):
-    """A signed link that was altered, or was made for another purpose."""
+    """A signed link that was altered, or was made for another purpose or another secret."""
+
+
+class ExpiredToken(InvalidToken):
+    """A signed link that was genuine but is too old to act on."""
+
+
+class Suppressed(NewsletterError):
+    """The address was erased on its owner's request and must never be mailed again."""

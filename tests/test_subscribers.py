@@ -34,6 +34,7 @@ from subscribers import (
     validate_lang,
     validate_name,
 )
+from subscribers.queries import history_of
 
 SECRET = "3f1c0a9e8b7d6c5f4e3d2c1b0a998877"
 # Capitals outside ASCII: SQLite's lower() leaves them alone, Python's does not.
@@ -107,8 +108,9 @@ def test_add_and_remove_an_address_with_non_ascii_capitals(engine: Engine) -> No
     ):
         add_subscriber(session=session, email=IVAN)
     with session_scope(engine) as session:
-        remove_subscriber(session=session, email=IVAN)
-    assert _count(engine) == 0
+        assert remove_subscriber(session=session, email=IVAN)
+        stored = get_subscriber(session=session, email=IVAN)
+        assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
 
 
 def test_add_does_not_revive_someone_who_left(engine: Engine) -> None:
@@ -347,15 +349,19 @@ def test_export_round_trip(engine: Engine, tmp_path: Path) -> None:
     with session_scope(engine) as session:
         add_subscriber(session=session, email="Ann@Example.com", name="Lee, Ann")
         add_subscriber(session=session, email="boris@пример.рф", name="Борис", lang="ru")
-        left = add_subscriber(session=session, email="carl@example.com")
-        left.status = SubscriberStatus.UNSUBSCRIBED
+        add_subscriber(session=session, email="carl@example.com")
+        remove_subscriber(session=session, email="carl@example.com")
+        boris = get_subscriber(session=session, email="boris@пример.рф")
+        assert boris is not None
+        boris.sections = ["air defence", "navy"]
     out = io.StringIO()
     with session_scope(engine) as session:
         assert export_csv(session=session, out=out) == 3
     lines = out.getvalue().splitlines()
-    assert lines[0] == "email,name,lang,status,created_at"
+    assert lines[0] == ("email,name,lang,status,created_at,confirmed_at,unsubscribed_at,sections")
     assert lines[1].startswith('Ann@example.com,"Lee, Ann",en,active,')
-    assert lines[1].endswith("+00:00")
+    assert lines[1].endswith("+00:00,,,")
+    assert lines[3].startswith("carl@example.com,,en,unsubscribed,")
     path = _write(tmp_path, out.getvalue())
 
     fresh = _engine(tmp_path / "fresh.sqlite3")
@@ -365,7 +371,16 @@ def test_export_round_trip(engine: Engine, tmp_path: Path) -> None:
     def snapshot(engine: Engine) -> list[tuple[object, ...]]:
         with session_scope(engine) as session:
             return [
-                (s.email, s.name, s.lang, s.status, s.created_at)
+                (
+                    s.email,
+                    s.name,
+                    s.lang,
+                    s.status,
+                    s.created_at,
+                    s.confirmed_at,
+                    s.unsubscribed_at,
+                    s.sections,
+                )
                 for s in session.scalars(select(Subscriber).order_by(Subscriber.id))
             ]
 
@@ -376,7 +391,9 @@ def test_export_of_an_empty_list(engine: Engine) -> None:
     out = io.StringIO()
     with session_scope(engine) as session:
         assert export_csv(session=session, out=out) == 0
-    assert out.getvalue() == "email,name,lang,status,created_at\n"
+    assert out.getvalue() == (
+        "email,name,lang,status,created_at,confirmed_at,unsubscribed_at,sections\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -399,7 +416,7 @@ def test_import_checks_the_export_columns(
 # --- remove ---
 
 
-def test_remove_deletes_the_subscriber_and_their_deliveries(engine: Engine) -> None:
+def test_remove_unsubscribes_and_keeps_the_record(engine: Engine) -> None:
     with session_scope(engine) as session:
         ann = add_subscriber(session=session, email="ann@example.com")
         add_subscriber(session=session, email="bob@example.com")
@@ -408,10 +425,21 @@ def test_remove_deletes_the_subscriber_and_their_deliveries(engine: Engine) -> N
         session.flush()
         session.add(Delivery(edition_id=edition.id, subscriber_id=ann.id))
     with session_scope(engine) as session:
-        remove_subscriber(session=session, email="ANN@example.com")
-    assert _emails(engine) == ["bob@example.com"]
+        assert remove_subscriber(session=session, email="ANN@example.com")
     with session_scope(engine) as session:
-        assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+        assert not remove_subscriber(session=session, email="ann@example.com")  # once
+        stored = get_subscriber(session=session, email="ann@example.com")
+        assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
+        assert [
+            (e.old_status, e.new_status, e.cause)
+            for e in history_of(session=session, subscriber_id=stored.id)
+        ] == [
+            (None, SubscriberStatus.ACTIVE, "added by the operator"),
+            (SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED, "removed by the operator"),
+        ]
+    assert _emails(engine) == ["ann@example.com", "bob@example.com"]
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 1
 
 
 def test_remove_an_unknown_address(engine: Engine) -> None:

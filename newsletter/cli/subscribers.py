@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 import subscribers as subs
 from newsletter.cli.common import state
+from newsletter.errors import NewsletterError
 from newsletter.store import queries
 from newsletter.store.db import session_scope
+from subscribers.queries import history_of
 
 app = typer.Typer(help="Manage subscribers.", no_args_is_help=True)
 
@@ -23,7 +29,7 @@ def add(
     name: Annotated[str | None, typer.Option("--name", help="Name shown in To:.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Edition language: en or ru.")] = "en",
 ) -> None:
-    """Add one active subscriber."""
+    """Add one active subscriber (the operator vouches for their consent)."""
     with session_scope(state(ctx).engine()) as session:
         subscriber = subs.add_subscriber(session=session, email=email, name=name, lang=lang)
         typer.echo(f"added {subscriber.email} ({subscriber.lang})")
@@ -35,14 +41,59 @@ def import_(
     path: Annotated[
         Path,
         typer.Argument(
-            help="CSV with a header row: email[,name][,lang].", exists=True, dir_okay=False
+            help="CSV with a header row: email and optionally name, lang, status, created_at, "
+            "confirmed_at, unsubscribed_at, sections (as export writes them).",
+            exists=True,
+            dir_okay=False,
         ),
     ],
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Import the valid rows and write the invalid ones to a file."
+        ),
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects",
+            help="Where --skip-invalid writes the invalid rows (default: FILE.rejects.csv).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Import a CSV file: every row is checked first, and one bad row stores nothing."""
-    with session_scope(state(ctx).engine()) as session:
-        report = subs.import_csv(session=session, path=path)
-    typer.echo(f"{path}: {report.added} added, {report.already_present} already subscribed")
+    if rejects is not None and not skip_invalid:
+        raise typer.BadParameter("--rejects goes with --skip-invalid", param_hint="--rejects")
+    target = rejects or path.with_name(f"{path.stem}.rejects.csv")
+    try:
+        with session_scope(state(ctx).engine()) as session, _progress("checking") as progress:
+            report = subs.import_csv(
+                session=session, path=path, skip_invalid=skip_invalid, progress=progress
+            )
+            if report.rejected:  # written before the commit: no import without its rejects
+                _write_rejects(target, report.rejected)
+    except subs.ImportRejected as exc:
+        # The report on stdout, like a linter's findings; the one `Error:` line on stderr.
+        for p in exc.problems:
+            typer.echo(f"{path}: line {p.line}: {p.value!r}: {p.reason}")
+        raise
+    typer.echo(
+        f"{path}: {report.added} added, {report.already_present} already on the list, "
+        f"{report.suppressed} forgotten on request (skipped)"
+    )
+    if report.rejected:
+        typer.echo(f"{len(report.rejected)} invalid rows skipped, written to {target}")
+
+
+def _write_rejects(target: Path, problems: tuple[subs.RowProblem, ...]) -> None:
+    try:
+        with target.open("w", encoding="utf-8", newline="") as handle:
+            subs.write_rejects(problems, handle)
+    except OSError as exc:
+        raise NewsletterError(
+            f"{target}: cannot write the rejected rows ({exc.strerror}); nothing was imported"
+        ) from exc
 
 
 @app.command()
@@ -72,10 +123,60 @@ def list_(ctx: typer.Context) -> None:
 
 
 @app.command()
-def remove(
-    ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to remove.")]
+def history(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to look up.")]
 ) -> None:
-    """Delete a subscriber and their delivery records."""
+    """Show every state change of one subscriber, with its time and cause."""
     with session_scope(state(ctx).engine()) as session:
-        subs.remove_subscriber(session=session, email=email)
-    typer.echo(f"removed {email}")
+        subscriber = queries.get_subscriber(session=session, email=email.strip())
+        if subscriber is None:
+            raise NewsletterError(f"no subscriber with the address {email.strip()!r}")
+        for event in history_of(session=session, subscriber_id=subscriber.id):
+            old = event.old_status.value if event.old_status else "-"
+            when = event.at.isoformat(timespec="seconds")
+            typer.echo(f"{when}\t{old} -> {event.new_status.value}\t{event.cause}")
+
+
+@app.command()
+def remove(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to stop mailing.")]
+) -> None:
+    """Unsubscribe an address; its row and history stay (see forget)."""
+    with session_scope(state(ctx).engine()) as session:
+        changed = subs.remove_subscriber(session=session, email=email)
+    typer.echo(f"unsubscribed {email}" if changed else f"{email} was not being mailed already")
+
+
+@app.command()
+def forget(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to erase.")]
+) -> None:
+    """Erase a person's data, keeping only a hash of the address so it is never mailed again."""
+    with session_scope(state(ctx).engine()) as session:
+        done = subs.forget(session=session, email=email)
+    erased = "erased" if done.erased else "not on the list"
+    suppressed = "suppressed" if done.newly_suppressed else "already suppressed"
+    typer.echo(f"{done.address}: {erased}, {suppressed}")
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr when it is a terminal, so that stdout keeps only the report and
+    logs get no bar."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

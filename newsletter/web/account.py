@@ -1,0 +1,156 @@
+"""A subscriber's own pages, reached through the signed links in every email: unsubscribe
+(also RFC 8058 one-click) and preferences."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+import subscribers as subs
+from newsletter.store.db import session_scope
+from newsletter.store.models import Subscriber, SubscriberStatus
+from newsletter.web.context import LANG_LABELS, Endpoint, Web
+from newsletter.web.security import BadForm, field, read_form
+from subscribers.queries import tags_published_since
+from subscribers.tokens import PREFERENCES, UNSUBSCRIBE
+
+SECTIONS_FROM = timedelta(days=180)  # tags of articles this recent are offered as sections
+_MAX_TAG = 100
+
+
+def unsubscribe_page(web: Web) -> Endpoint:
+    async def unsubscribe(request: Request) -> Response:
+        subscriber_id = subs.read_token(
+            secret=web.secret, purpose=UNSUBSCRIBE, token=request.path_params["token"]
+        )
+        if request.method == "GET":
+            subscriber = await run_in_threadpool(_subscriber, web, subscriber_id)
+            if subscriber is None or not _mailed(subscriber):
+                return _unsubscribed(web)
+            return web.page("unsubscribe.html.j2", title="Unsubscribe", email=subscriber.email)
+        # RFC 8058: a POST carrying List-Unsubscribe=One-Click, from a mail client or from the
+        # page's button; no CSRF token, as the signed link is the credential.
+        fields = await read_form(request)
+        if field(fields, "List-Unsubscribe", max_length=20) != "One-Click":
+            raise BadForm("Expected the form field List-Unsubscribe=One-Click.")
+        via = field(fields, "via", max_length=10)
+        cause = "unsubscribe page" if via == "page" else "one-click unsubscribe (mail client)"
+        await run_in_threadpool(_run_unsubscribe, web, subscriber_id, cause)
+        return _unsubscribed(web)
+
+    return unsubscribe
+
+
+def _mailed(subscriber: Subscriber) -> bool:
+    return subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE)
+
+
+def _unsubscribed(web: Web) -> Response:
+    return web.message(
+        "You are unsubscribed",
+        "This address gets no more editions. Changed your mind? Subscribe again at any time.",
+        link=f"{web.base_url}/subscribe",
+        link_text="Subscribe",
+    )
+
+
+def _subscriber(web: Web, subscriber_id: int) -> Subscriber | None:
+    with session_scope(web.engine) as session:
+        return session.get(Subscriber, subscriber_id)
+
+
+def _run_unsubscribe(web: Web, subscriber_id: int, cause: str) -> None:
+    with session_scope(web.engine) as session:
+        subs.unsubscribe(session=session, subscriber_id=subscriber_id, now=web.now(), cause=cause)
+
+
+def preferences_page(web: Web) -> Endpoint:
+    async def preferences(request: Request) -> Response:
+        token = request.path_params["token"]
+        subscriber_id = subs.read_token(secret=web.secret, purpose=PREFERENCES, token=token)
+        saved = False
+        if request.method == "POST":
+            fields = await read_form(request)
+            web.csrf.check(request, fields)
+            lang = field(fields, "lang", max_length=8, default="en")
+            chosen = fields.get("sections", [])
+            if any(len(tag) > _MAX_TAG for tag in chosen):
+                raise BadForm(f"A section name is longer than {_MAX_TAG} characters.")
+            try:
+                stored = await run_in_threadpool(
+                    _save_preferences, web, subscriber_id, lang, chosen
+                )
+            except subs.InvalidValue as exc:
+                raise BadForm(f"Cannot save these preferences: {exc.reason}.") from None
+            saved = stored is not None
+        subscriber = await run_in_threadpool(_subscriber, web, subscriber_id)
+        if subscriber is None:
+            return web.message(
+                "Link no longer valid",
+                "This address is no longer on the list.",
+                status_code=410,
+                link=f"{web.base_url}/subscribe",
+                link_text="Subscribe",
+            )
+        offered = await run_in_threadpool(_sections_for, web, subscriber)
+        return web.form_page(
+            request,
+            "preferences.html.j2",
+            title="Preferences",
+            email=subscriber.email,
+            status=subscriber.status.value,
+            lang=subscriber.lang,
+            langs=list(LANG_LABELS.items()),
+            offered=offered,
+            chosen=set(subscriber.sections),
+            saved=saved,
+            unsubscribe_link=subs.unsubscribe_url(
+                base_url=web.base_url, secret=web.secret, subscriber_id=subscriber_id
+            ),
+        )
+
+    return preferences
+
+
+def _sections_for(web: Web, subscriber: Subscriber) -> list[str]:
+    with session_scope(web.engine) as session:
+        return _offered(web, session, subscriber)
+
+
+def _offered(web: Web, session: Session, subscriber: Subscriber) -> list[str]:
+    """The configured sections, else the tags of recent articles; plus what they chose before,
+    so that an old choice can still be seen and unticked."""
+    offered = list(web.settings.web.sections) or tags_published_since(
+        session=session, since=web.now() - SECTIONS_FROM
+    )
+    return sorted(set(offered) | set(subscriber.sections))
+
+
+def _save_preferences(
+    web: Web, subscriber_id: int, lang: str, chosen: list[str]
+) -> Subscriber | None:
+    with session_scope(web.engine) as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None:
+            return None
+        return subs.update_preferences(
+            session=session,
+            subscriber_id=subscriber_id,
+            lang=lang,
+            sections=chosen,
+            offered=_offered(web, session, subscriber),
+        )
+
+
+def link_help(web: Web, title: str) -> Endpoint:
+    async def link_help(request: Request) -> Response:
+        return web.message(
+            title,
+            "Use the link at the bottom of any edition you received: it is your own.",
+        )
+
+    return link_help

@@ -1,0 +1,71 @@
+"""Named queries of the subscribers package, keyword-only like those of `newsletter.store`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from newsletter.store.models import Article, SubscriberEvent, Suppression
+
+_IN_CHUNK = 500  # stays under SQLite's bound-parameter limit
+_LIST_CHUNK = 20_000  # addresses passed as one array parameter
+
+
+def history_of(*, session: Session, subscriber_id: int) -> Sequence[SubscriberEvent]:
+    """A subscriber's state changes, oldest first."""
+    return session.scalars(
+        select(SubscriberEvent)
+        .where(SubscriberEvent.subscriber_id == subscriber_id)
+        .order_by(SubscriberEvent.at, SubscriberEvent.id)
+    ).all()
+
+
+def suppressed_among(*, session: Session, hashes: Sequence[str]) -> set[str]:
+    """Which of these address hashes are on the suppression list."""
+    found: set[str] = set()
+    for start in range(0, len(hashes), _IN_CHUNK):
+        chunk = hashes[start : start + _IN_CHUNK]
+        found.update(
+            session.scalars(
+                select(Suppression.address_hash).where(Suppression.address_hash.in_(chunk))
+            )
+        )
+    return found
+
+
+def tags_published_since(*, session: Session, since: datetime) -> list[str]:
+    """The distinct tags of articles published since `since`, sorted: the sections on offer.
+
+    Tags sit in a JSON list per article, which SQLite and PostgreSQL unnest differently, so the
+    lists are read and merged here; a few months of articles are a few thousand short lists."""
+    tags: set[str] = set()
+    for article_tags in session.scalars(select(Article.tags).where(Article.published_at >= since)):
+        tags.update(tag.strip().lower() for tag in article_tags if tag.strip())
+    return sorted(tags)
+
+
+# The addresses go in as one array parameter, unnested by the database: an IN list of 100 000
+# `lower(?)` terms would cost more to compile than the import costs to store.
+_STORED_AMONG = {
+    "postgresql": "SELECT email FROM subscribers "
+    "WHERE lower(email) IN (SELECT lower(k) FROM unnest(CAST(:keys AS text[])) AS k)",
+    "sqlite": "SELECT email FROM subscribers "
+    "WHERE lower(email) IN (SELECT lower(value) FROM json_each(:keys))",
+}
+
+
+def stored_addresses(*, session: Session, emails: Sequence[str]) -> set[str]:
+    """Python-lower-cased stored addresses that the unique index counts as one of `emails`:
+    the database lower-cases both sides, as its index does (SQLite folds ASCII only)."""
+    dialect = session.get_bind().dialect.name
+    statement = text(_STORED_AMONG[dialect])
+    found: set[str] = set()
+    for start in range(0, len(emails), _LIST_CHUNK):
+        chunk = list(emails[start : start + _LIST_CHUNK])
+        keys: object = chunk if dialect == "postgresql" else json.dumps(chunk)
+        found.update(stored.lower() for stored in session.scalars(statement, {"keys": keys}))
+    return found

@@ -1,0 +1,239 @@
+"""States and their history, signed links that expire, the sections a reader wants, and the
+migration that brings existing lists into the history table."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
+
+from newsletter.content import ArticleItem, EditionContent, ThreadItem
+from newsletter.store.db import make_engine, session_scope
+from newsletter.store.migrate import _config, upgrade
+from newsletter.store.models import Subscriber, SubscriberEvent, SubscriberStatus
+from subscribers import (
+    Confirmed,
+    ExpiredToken,
+    InvalidToken,
+    add_subscriber,
+    confirm,
+    confirm_url,
+    content_for,
+    make_timed_token,
+    preferences_url,
+    read_timed_token,
+    read_token,
+    record_change,
+    request_subscription,
+    unsubscribe,
+    wants,
+)
+from subscribers.queries import history_of
+
+SECRET = "3f1c0a9e8b7d6c5f4e3d2c1b0a998877"
+WEEK = timedelta(days=7)
+T0 = 1_750_000_000.0
+
+
+# --- signed links ---
+
+
+def test_a_timed_token_works_until_it_expires() -> None:
+    token = make_timed_token(secret=SECRET, purpose="confirm", subscriber_id=5, clock=lambda: T0)
+    within = T0 + WEEK.total_seconds() - 1
+    read = read_timed_token(
+        secret=SECRET, purpose="confirm", token=token, max_age=WEEK, clock=lambda: within
+    )
+    assert read == 5
+    with pytest.raises(ExpiredToken, match="the confirm link has expired"):
+        read_timed_token(
+            secret=SECRET,
+            purpose="confirm",
+            token=token,
+            max_age=WEEK,
+            clock=lambda: T0 + WEEK.total_seconds() + 1,
+        )
+
+
+def test_a_tampered_or_misdirected_timed_token_is_invalid_not_expired() -> None:
+    token = make_timed_token(secret=SECRET, purpose="confirm", subscriber_id=5, clock=lambda: T0)
+    for bad, purpose in ((token[:-2] + "xx", "confirm"), (token, "preferences")):
+        with pytest.raises(InvalidToken) as caught:
+            read_timed_token(
+                secret=SECRET, purpose=purpose, token=bad, max_age=WEEK, clock=lambda: T0
+            )
+        assert not isinstance(caught.value, ExpiredToken)
+
+
+def test_links_carry_their_purpose() -> None:
+    prefs = preferences_url(base_url="https://x.example/nl/", secret=SECRET, subscriber_id=3)
+    assert prefs.startswith("https://x.example/nl/preferences/")
+    token = prefs.rsplit("/", 1)[1]
+    assert read_token(secret=SECRET, purpose="preferences", token=token) == 3
+    with pytest.raises(InvalidToken):
+        read_token(secret=SECRET, purpose="unsubscribe", token=token)
+    link = confirm_url(base_url="https://x.example/nl", secret=SECRET, subscriber_id=3)
+    assert link.startswith("https://x.example/nl/confirm/")
+
+
+# --- sections ---
+
+
+@pytest.mark.parametrize(
+    ("chosen", "tags", "expected"),
+    [
+        ((), ("navy",), True),  # no choice: everything
+        ((), (), True),
+        (("navy",), ("Navy", "industry"), True),  # any one tag will do, in any case
+        (("navy", "uav"), ("armour",), False),
+        (("navy",), (), True),  # untagged: no section could have left it out
+    ],
+)
+def test_wants(chosen: tuple[str, ...], tags: tuple[str, ...], expected: bool) -> None:
+    assert wants(chosen, tags) is expected
+
+
+def _article(title: str, *tags: str) -> ArticleItem:
+    when = datetime(2024, 12, 23, 9, tzinfo=UTC)
+    return ArticleItem(title, None, ("S.",), "en", when, tags=tags)
+
+
+def test_content_for_keeps_the_wanted_articles_and_every_discussion() -> None:
+    thread = ThreadItem("Forum", None, 5, datetime(2024, 12, 23, 10, tzinfo=UTC))
+    content = EditionContent(
+        date(2024, 12, 23),
+        "Jets",
+        (_article("Jets", "aviation"), _article("Ships", "navy"), _article("Misc")),
+        (thread,),
+    )
+    assert content_for(content, ()) is content
+    navy = content_for(content, ("navy",))
+    assert [a.title for a in navy.articles] == ["Ships", "Misc"]
+    assert navy.headline == "Ships"  # headed by what they get, as build heads an edition
+    assert navy.threads == (thread,)
+    nothing = content_for(
+        EditionContent(date(2024, 12, 23), "Jets", (content.articles[0],)), ("navy",)
+    )
+    assert (nothing.articles, nothing.threads) == ((), ())
+
+
+# --- states and history ---
+
+
+def test_record_change_is_idempotent_and_keeps_causes_on_one_line(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        ann = add_subscriber(session=session, email="ann@example.org")
+        bounce = "bounce: 550 5.1.1\r\n<ann@example.org>: user unknown " + "x" * 400
+        assert record_change(
+            session=session, subscriber=ann, status=SubscriberStatus.BOUNCED, cause=bounce
+        )
+        assert not record_change(
+            session=session, subscriber=ann, status=SubscriberStatus.BOUNCED, cause=bounce
+        )
+        session.flush()
+        events = history_of(session=session, subscriber_id=ann.id)
+        assert [(e.old_status, e.new_status) for e in events] == [
+            (None, SubscriberStatus.ACTIVE),
+            (SubscriberStatus.ACTIVE, SubscriberStatus.BOUNCED),
+        ]
+        cause = events[1].cause
+        assert cause.startswith("bounce: 550 5.1.1 <ann@example.org>: user unknown x")
+        assert len(cause) == 300 and "\n" not in cause
+
+
+def test_consent_round_in_the_library(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        first = request_subscription(
+            session=session, email="Ann@Example.org", lang="ru", now=now, cause="form"
+        )
+        assert first is not None and (first.email, first.lang) == ("Ann@example.org", "ru")
+        # Asked again at once: no second email; later: a fresh one.
+        assert (
+            request_subscription(
+                session=session, email="ann@example.org", lang="en", now=now, cause="form"
+            )
+            is None
+        )
+        later = now + timedelta(minutes=11)
+        assert (
+            request_subscription(
+                session=session, email="ann@example.org", lang="en", now=later, cause="form"
+            )
+            is not None
+        )
+        assert (
+            confirm(session=session, subscriber_id=first.subscriber_id, now=later, cause="link")
+            is Confirmed.NOW
+        )
+        assert (
+            confirm(session=session, subscriber_id=first.subscriber_id, now=later, cause="link")
+            is Confirmed.ALREADY
+        )
+        assert (
+            request_subscription(
+                session=session, email="ann@example.org", lang="ru", now=later, cause="form"
+            )
+            is None
+        )  # active: nothing to send, language unchanged by a stranger
+        assert unsubscribe(session=session, subscriber_id=first.subscriber_id, now=later, cause="c")
+        assert not unsubscribe(
+            session=session, subscriber_id=first.subscriber_id, now=later, cause="c"
+        )
+        assert (
+            confirm(session=session, subscriber_id=first.subscriber_id, now=later, cause="link")
+            is Confirmed.GONE
+        )
+        stored = session.get(Subscriber, first.subscriber_id)
+        assert stored is not None and (stored.status, stored.lang) == (
+            SubscriberStatus.UNSUBSCRIBED,
+            "en",
+        )
+        assert (
+            confirm(session=session, subscriber_id=10_000, now=later, cause="link")
+            is Confirmed.GONE
+        )
+
+
+# --- migration ---
+
+
+def test_the_migration_gives_existing_subscribers_a_history(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine, "0002")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO subscribers (email, name, lang, status, created_at, updated_at) "
+                "VALUES ('ann@example.org', NULL, 'en', 'active', :t, :t), "
+                "('bob@example.org', NULL, 'ru', 'unsubscribed', :t, :t)"
+            ),
+            {"t": datetime(2024, 1, 1, tzinfo=UTC)},
+        )
+    upgrade(engine)
+    with session_scope(engine) as session:
+        events = session.scalars(select(SubscriberEvent).order_by(SubscriberEvent.id)).all()
+        assert [(e.subscriber_id, e.old_status, e.new_status) for e in events] == [
+            (1, None, SubscriberStatus.ACTIVE),
+            (2, None, SubscriberStatus.UNSUBSCRIBED),
+        ]
+        assert events[0].cause == "on the list before history was kept"
+        assert [s.sections for s in session.scalars(select(Subscriber))] == [[], []]
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM subscribers")).scalar() == 2
+        with pytest.raises(IntegrityError):  # the case-blind unique index survived
+            connection.execute(
+                text(
+                    "INSERT INTO subscribers (email, lang, status, created_at, updated_at) "
+                    "VALUES ('ANN@example.org', 'en', 'active', :t, :t)"
+                ),
+                {"t": datetime(2024, 1, 1, tzinfo=UTC)},
+            )
+    engine.dispose()

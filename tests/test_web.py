@@ -1,0 +1,505 @@
+"""The subscription pages over real HTTP: uvicorn on 127.0.0.1, httpx, a real SMTP server, a
+real database. Clocks are passed in, so expiry and rate limits are tested without waiting."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select, text
+from starlette.applications import Starlette
+
+from newsletter.config import Settings, SmtpSettings, WebSettings
+from newsletter.content import ArticleRecord, IngestBatch
+from newsletter.deliver import SmtpTransport
+from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.edition import build
+from newsletter.store.db import make_engine, session_scope
+from newsletter.store.migrate import upgrade
+from newsletter.store.models import (
+    EditionStatus,
+    Subscriber,
+    SubscriberEvent,
+    SubscriberStatus,
+)
+from newsletter.store.queries import get_edition, get_subscriber, store_batch
+from newsletter.web import create_app
+from subscribers import add_subscriber, forget, make_token, unsubscribe_url
+from tests.conftest import received, serving
+
+DAY = 24 * 3600
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Site:
+    base: str
+    http: httpx.Client
+    engine: Engine
+    settings: Settings
+    smtp: SavingSmtpServer
+    clock: Clock
+    rate_clock: Clock
+
+    def csrf(self, path: str) -> str:
+        page = self.http.get(path)
+        assert page.status_code == 200, page.text
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None
+        return found.group(1)
+
+    def subscribe(self, email: str, lang: str = "en") -> httpx.Response:
+        token = self.csrf("/subscribe")
+        return self.http.post("/subscribe", data={"email": email, "lang": lang, "csrf": token})
+
+    def mails(self) -> int:
+        return len(self.smtp.saved)
+
+    def confirm_links(self) -> list[str]:
+        links = []
+        for message in received(self.smtp):
+            text = message.get_body(preferencelist=("plain",))
+            assert text is not None
+            links += re.findall(rf"{re.escape(self.base)}/confirm/\S+", text.get_content())
+        return links
+
+    def subscriber(self, email: str) -> Subscriber | None:
+        with session_scope(self.engine) as session:
+            return get_subscriber(session=session, email=email)
+
+    def history(self, email: str) -> list[tuple[str | None, str, str]]:
+        stored = self.subscriber(email)
+        assert stored is not None
+        with session_scope(self.engine) as session:
+            events = session.scalars(
+                select(SubscriberEvent)
+                .where(SubscriberEvent.subscriber_id == stored.id)
+                .order_by(SubscriberEvent.id)
+            )
+            return [
+                (e.old_status.value if e.old_status else None, e.new_status.value, e.cause)
+                for e in events
+            ]
+
+    def token(self, purpose: str, email: str) -> str:
+        stored = self.subscriber(email)
+        assert stored is not None and self.settings.secret_key
+        return make_token(secret=self.settings.secret_key, purpose=purpose, subscriber_id=stored.id)
+
+
+@contextmanager
+def open_site(
+    database_url: str,
+    smtp: SavingSmtpServer,
+    *,
+    per_hour: int = 1000,
+    sections: tuple[str, ...] = (),
+    smtp_port: int | None = None,
+) -> Iterator[Site]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    clock, rate_clock = Clock(time.time()), Clock(1000.0)
+    made: dict[str, Settings] = {}
+
+    def make_app(base_url: str) -> Starlette:
+        settings = Settings(
+            database_url=database_url,
+            from_address="VPK News <digest@vpk-news.example>",
+            base_url=base_url,
+            secret_key=secrets.token_hex(32),
+            smtp=SmtpSettings(host=smtp.host, port=smtp_port or smtp.port),
+            web=WebSettings(subscribe_per_hour=per_hour, sections=sections),
+        )
+        made["settings"] = settings
+        return create_app(
+            settings=settings,
+            engine=engine,
+            transport=SmtpTransport(settings.smtp),
+            clock=clock,
+            rate_clock=rate_clock,
+        )
+
+    with serving(make_app) as base, httpx.Client(base_url=base, timeout=30) as http:
+        yield Site(base, http, engine, made["settings"], smtp, clock, rate_clock)
+    engine.dispose()
+
+
+@pytest.fixture
+def site(sqlite_url: str, smtp_server: SavingSmtpServer) -> Iterator[Site]:
+    with open_site(sqlite_url, smtp_server) as opened:
+        yield opened
+
+
+def _text(response: httpx.Response) -> str:
+    """The page's words, without markup, for assertions on what a person reads."""
+    return " ".join(re.sub(r"<[^>]+>", " ", response.text).split())
+
+
+# --- double opt-in ---
+
+
+def test_subscribe_confirm_and_history(database_url: str, smtp_server: SavingSmtpServer) -> None:
+    with open_site(database_url, smtp_server) as site:
+        answer = site.subscribe(" Reader@Example.ORG ", lang="ru")
+        assert answer.status_code == 200
+        assert "Check your inbox" in answer.text
+        stored = site.subscriber("reader@example.org")
+        assert stored is not None
+        assert (stored.email, stored.lang, stored.status) == (
+            "Reader@example.org",
+            "ru",
+            SubscriberStatus.PENDING,
+        )
+
+        (message,) = received(smtp_server)
+        assert message["To"].addresses[0].addr_spec == "Reader@example.org"
+        assert message["Subject"] == "Подтвердите подписку на VPK News"
+        assert message["Auto-Submitted"] == "auto-generated"
+        html = message.get_body(preferencelist=("html",))
+        assert html is not None
+        (link,) = site.confirm_links()
+        assert f'href="{link}"' in html.get_content()
+
+        confirmed = site.http.get(link)
+        assert confirmed.status_code == 200
+        assert "You are subscribed" in confirmed.text
+        assert site.http.get(link).status_code == 200  # opening it again changes nothing
+        stored = site.subscriber("reader@example.org")
+        assert stored is not None and stored.status is SubscriberStatus.ACTIVE
+        assert stored.confirmed_at is not None
+        assert site.history("reader@example.org") == [
+            (None, "pending", "subscribe form, from 127.0.0.1"),
+            ("pending", "active", "confirmation link"),
+        ]
+
+
+def test_the_answer_does_not_tell_who_is_on_the_list(site: Site) -> None:
+    with session_scope(site.engine) as session:
+        add_subscriber(session=session, email="active@example.org")
+        forget(session=session, email="gone@example.org")
+    site.subscribe("pending@example.org")
+    pages = {
+        email: _text(site.subscribe(email))
+        for email in (
+            "new@example.org",
+            "active@example.org",
+            "pending@example.org",
+            "gone@example.org",
+        )
+    }
+    assert len(set(pages.values())) == 1, pages
+    # New gets an email; pending got one just now (no second within minutes); active and
+    # forgotten get none.
+    recipients = [m["To"].addresses[0].addr_spec for m in received(site.smtp)]
+    assert recipients == ["pending@example.org", "new@example.org"]
+    assert site.subscriber("gone@example.org") is None
+
+
+def test_resubscribing_after_leaving_needs_a_new_confirmation(site: Site) -> None:
+    site.subscribe("ann@example.org")
+    site.http.get(site.confirm_links()[0])
+    site.http.post(
+        f"/unsubscribe/{site.token('unsubscribe', 'ann@example.org')}",
+        data={"List-Unsubscribe": "One-Click"},
+    )
+    first_link = site.confirm_links()[0]
+    gone = site.http.get(first_link)  # the old link no longer speaks for them
+    assert gone.status_code == 410
+    assert "subscribe again" in gone.text
+
+    site.subscribe("ann@example.org")
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and stored.status is SubscriberStatus.PENDING
+    assert len(site.confirm_links()) == 2
+    site.http.get(site.confirm_links()[1])
+    assert [new for _, new, _ in site.history("ann@example.org")] == [
+        "pending",
+        "active",
+        "unsubscribed",
+        "pending",
+        "active",
+    ]
+
+
+def test_an_expired_confirmation_link(site: Site) -> None:
+    site.subscribe("ann@example.org")
+    (link,) = site.confirm_links()
+    site.clock.advance(7 * DAY + 60)
+    expired = site.http.get(link)
+    assert expired.status_code == 410
+    assert "This link has expired" in expired.text
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and stored.status is SubscriberStatus.PENDING
+    # A new request after the resend pause gives a fresh link that works.
+    site.subscribe("ann@example.org")
+    assert site.http.get(site.confirm_links()[1]).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["confirm", "unsubscribe", "preferences"])
+def test_tampered_links_get_a_clear_page(site: Site, path: str) -> None:
+    site.subscribe("ann@example.org")
+    token = site.confirm_links()[0].rsplit("/", 1)[1] if path == "confirm" else None
+    token = token or site.token(path, "ann@example.org")
+    payload, _, signature = token.rpartition(".")
+    other = make_token(secret="another-secret-0123456789", purpose=path, subscriber_id=1)
+    for bad in (f"{payload}.{signature[:-3]}abc", "x" * 40, other, f"{token}x"):
+        page = site.http.get(f"/{path}/{bad}")
+        assert page.status_code == 400, bad
+        assert "This link is not valid" in page.text
+        assert "Traceback" not in page.text
+
+
+def test_a_link_made_for_another_purpose_is_refused(site: Site) -> None:
+    site.subscribe("ann@example.org")
+    unsubscribe = site.token("unsubscribe", "ann@example.org")
+    assert site.http.get(f"/confirm/{unsubscribe}").status_code == 400
+    assert site.http.get(f"/preferences/{unsubscribe}").status_code == 400
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and stored.status is SubscriberStatus.PENDING
+
+
+# --- form safety ---
+
+
+def test_a_form_without_its_csrf_token_or_cookie_is_refused(site: Site) -> None:
+    token = site.csrf("/subscribe")
+    no_token = site.http.post("/subscribe", data={"email": "a@example.org", "lang": "en"})
+    assert no_token.status_code == 403
+    with httpx.Client(base_url=site.base) as stranger:  # has the field, not the cookie
+        no_cookie = stranger.post(
+            "/subscribe", data={"email": "a@example.org", "lang": "en", "csrf": token}
+        )
+    assert no_cookie.status_code == 403
+    assert "did not come from this site" in no_cookie.text
+    site.subscribe("ann@example.org")
+    prefs = f"/preferences/{site.token('preferences', 'ann@example.org')}"
+    wrong_page = site.http.post(prefs, data={"lang": "ru", "csrf": token})
+    assert wrong_page.status_code == 403  # a token signed for another page
+    assert site.mails() == 1
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and stored.lang == "en"
+
+
+def test_rate_limit_per_client(sqlite_url: str, smtp_server: SavingSmtpServer) -> None:
+    with open_site(sqlite_url, smtp_server, per_hour=3) as site:
+        for n in range(3):
+            assert site.subscribe(f"user{n}@example.org").status_code == 200
+        limited = site.subscribe("user3@example.org")
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) == 1200  # one attempt per 20 minutes
+        assert site.subscriber("user3@example.org") is None
+        site.rate_clock.advance(1200)
+        assert site.subscribe("user3@example.org").status_code == 200
+        assert site.subscribe("user4@example.org").status_code == 429
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ann@example.org\r\nBcc: everyone@example.org",
+        "ann@example.org\nSubject: hi",
+        "<script>alert(1)</script>@example.org",
+        "not-an-address",
+    ],
+)
+def test_bad_addresses_are_refused_and_shown_escaped(site: Site, email: str) -> None:
+    refused = site.subscribe(email)
+    assert refused.status_code == 400
+    assert "<script>" not in refused.text
+    assert 'id="problem"' in refused.text
+    assert site.mails() == 0
+    with session_scope(site.engine) as session:
+        assert session.scalars(select(Subscriber)).first() is None
+
+
+def test_field_and_body_caps(site: Site) -> None:
+    token = site.csrf("/subscribe")
+    long = site.http.post(
+        "/subscribe", data={"email": "a" * 310 + "@example.org", "lang": "en", "csrf": token}
+    )
+    assert long.status_code == 400
+    assert "longer than 320 characters" in long.text
+    huge = site.http.post(
+        "/subscribe", data={"email": "a@example.org", "lang": "en", "csrf": token, "x": "y" * 20000}
+    )
+    assert huge.status_code == 413
+    twice = site.http.post(
+        "/subscribe",
+        content=f"email=a@example.org&email=b@example.org&lang=en&csrf={token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert twice.status_code == 400
+    assert site.mails() == 0
+
+
+def test_pages_forbid_scripts_framing_and_referers(site: Site) -> None:
+    page = site.http.get("/subscribe")
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    cookie = page.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_unknown_pages_and_methods_get_a_page(site: Site) -> None:
+    missing = site.http.get("/nowhere")
+    assert missing.status_code == 404 and "There is no page here" in missing.text
+    assert site.http.delete("/subscribe").status_code == 405
+
+
+def test_a_relay_that_is_down_stores_no_stuck_request(
+    sqlite_url: str, smtp_server: SavingSmtpServer
+) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port with nothing listening
+        closed.bind(("127.0.0.1", 0))
+        dead = closed.getsockname()[1]
+    with open_site(sqlite_url, smtp_server, smtp_port=dead) as site:
+        answer = site.subscribe("ann@example.org")
+        assert answer.status_code == 200  # the same page: an error only for new addresses
+        stored = site.subscriber("ann@example.org")  # would tell who is on the list
+        assert stored is not None and stored.confirmation_sent_at is None
+
+
+def test_a_broken_database_gets_an_error_page_not_a_traceback(site: Site) -> None:
+    site.subscribe("ann@example.org")
+    engine = make_engine(site.settings.database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE subscriber_events"))
+    engine.dispose()
+    broken = site.http.get(site.confirm_links()[0])
+    assert broken.status_code == 500
+    assert "Something went wrong on our side" in broken.text
+    assert "Traceback" not in broken.text and "subscriber_events" not in broken.text
+
+
+# --- unsubscribe ---
+
+
+def test_one_click_unsubscribe_is_idempotent(site: Site) -> None:
+    with session_scope(site.engine) as session:
+        add_subscriber(session=session, email="ann@example.org")
+    ann = site.subscriber("ann@example.org")
+    assert ann is not None and site.settings.secret_key
+    url = unsubscribe_url(base_url=site.base, secret=site.settings.secret_key, subscriber_id=ann.id)
+    page = site.http.get(url)
+    assert page.status_code == 200
+    assert 'name="List-Unsubscribe" value="One-Click"' in page.text
+    # As mail clients send it (RFC 8058): multipart/form-data, no cookie, no CSRF token.
+    with httpx.Client() as mail_client:
+        for _ in range(3):  # replayed
+            done = mail_client.post(url, files={"List-Unsubscribe": (None, "One-Click")})
+            assert done.status_code == 200
+        urlencoded = mail_client.post(url, data={"List-Unsubscribe": "One-Click"})
+        assert urlencoded.status_code == 200
+        assert mail_client.post(url).status_code == 400  # not a one-click request
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
+    assert stored.unsubscribed_at is not None
+    assert site.history("ann@example.org") == [
+        (None, "active", "added by the operator"),
+        ("active", "unsubscribed", "one-click unsubscribe (mail client)"),
+    ]
+    assert "You are unsubscribed" in site.http.get(url).text
+
+
+def test_unsubscribing_an_erased_subscriber_is_quietly_done(site: Site) -> None:
+    site.subscribe("ann@example.org")
+    token = site.token("unsubscribe", "ann@example.org")
+    with session_scope(site.engine) as session:
+        forget(session=session, email="ann@example.org")
+    gone = site.http.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert gone.status_code == 200
+
+
+# --- preferences ---
+
+
+def _articles(engine: Engine) -> None:
+    when = datetime.now(UTC)
+    batch = IngestBatch(
+        source="test",
+        articles=(
+            ArticleRecord("https://x.example/1", "T1", "B.", when, "en", tags=("navy", "UAV")),
+            ArticleRecord("https://x.example/2", "T2", "B.", when, "ru", tags=("air defence",)),
+        ),
+    )
+    with session_scope(engine) as session:
+        store_batch(session=session, batch=batch)
+
+
+def test_preferences_offer_the_tags_in_the_store(site: Site) -> None:
+    _articles(site.engine)
+    site.subscribe("ann@example.org")
+    path = f"/preferences/{site.token('preferences', 'ann@example.org')}"
+    page = site.http.get(path)
+    offered = re.findall(r'name="sections" value="([^"]+)"', page.text)
+    assert offered == ["air defence", "navy", "uav"]
+    token = site.csrf(path)
+    saved = site.http.post(
+        path, data={"lang": "ru", "sections": ["navy", "air defence"], "csrf": token}
+    )
+    assert saved.status_code == 200 and "Your preferences are saved" in saved.text
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None
+    assert (stored.lang, stored.sections) == ("ru", ["air defence", "navy"])
+    assert re.findall(r'value="([^"]+)" checked', saved.text) == ["ru", "air defence", "navy"]
+
+    unknown = site.http.post(path, data={"lang": "en", "sections": ["cooking"], "csrf": token})
+    assert unknown.status_code == 400 and "not one of the sections on offer" in unknown.text
+    bad_lang = site.http.post(path, data={"lang": "de", "csrf": token})
+    assert bad_lang.status_code == 400
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and (stored.lang, stored.sections) == ("ru", ["air defence", "navy"])
+
+
+def test_configured_sections_are_offered(sqlite_url: str, smtp_server: SavingSmtpServer) -> None:
+    with open_site(sqlite_url, smtp_server, sections=("navy", "space")) as site:
+        _articles(site.engine)
+        site.subscribe("ann@example.org")
+        page = site.http.get(f"/preferences/{site.token('preferences', 'ann@example.org')}")
+        assert re.findall(r'name="sections" value="([^"]+)"', page.text) == ["navy", "space"]
+
+
+# --- archive ---
+
+
+def test_the_archive_shows_only_sent_editions(site: Site) -> None:
+    _articles(site.engine)
+    today = datetime.now(site.settings.timezone).date()
+    build(engine=site.engine, settings=site.settings, day=today)
+    listing = site.http.get("/archive")
+    assert "No edition has been sent yet" in listing.text
+    assert site.http.get(f"/archive/{today}").status_code == 404  # a draft is not public
+    with session_scope(site.engine) as session:
+        edition = get_edition(session=session, edition_date=today)
+        assert edition is not None
+        edition.status = EditionStatus.SENT
+    listing = site.http.get("/archive")
+    assert f"/archive/{today}?lang=ru" in listing.text
+    for lang in ("en", "ru"):
+        page = site.http.get(f"/archive/{today}", params={"lang": lang})
+        assert page.status_code == 200
+        assert "T1" in page.text and "<script" not in page.text
+        assert f"{site.base}/unsubscribe" in page.text
+    assert site.http.get("/archive/2024-13-45").status_code == 404
+    assert site.http.get(f"/archive/{date(2001, 1, 1)}").status_code == 404
