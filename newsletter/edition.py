@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from email.message import EmailMessage
-from email.utils import make_msgid, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
-from newsletter.content import ArticleItem, EditionContent, ThreadItem
-from newsletter.deliver import compose
+from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem
 from newsletter.errors import EditionStateError, NothingToSend
 from newsletter.ingest import read_file
-from newsletter.render import RenderedEdition, personalize, render_edition
+from newsletter.messages import LANGUAGES, Messages
+from newsletter.render import personalize
 from newsletter.select import day_bounds
 from newsletter.store import queries
 from newsletter.store.db import session_scope
@@ -32,12 +31,10 @@ from newsletter.store.models import (
     ItemKind,
     Thread,
 )
-from newsletter.summarize import summarize
-from subscribers import unsubscribe_url
+from newsletter.summarize import guess_language, summarize, summarize_thread
 
 MAX_THREADS = 10
 SUMMARY_SENTENCES = 3
-LANGUAGES = ("en", "ru")
 
 
 @dataclass(frozen=True)
@@ -120,6 +117,9 @@ def _article_item(article: Article) -> EditionItem:
 
 
 def _thread_item(thread: Thread) -> EditionItem:
+    """A thread's snapshot; its extract is made now, so the edition does not change later."""
+    text = " ".join([thread.title, *(post.body for post in thread.posts)])
+    extract = summarize_thread(thread.posts, lang=guess_language(text), title=thread.title)
     return EditionItem(
         kind=ItemKind.THREAD,
         thread_id=thread.id,
@@ -130,6 +130,7 @@ def _thread_item(thread: Thread) -> EditionItem:
             "comments": thread.comments,
             "last_activity_at": thread.last_activity_at.isoformat(),
             "reply_to": thread.reply_to,
+            "extract": [{"author": e.author, "text": e.text} for e in extract],
         },
     )
 
@@ -177,71 +178,24 @@ def content_of(edition: Edition, settings: Settings) -> EditionContent:
                         settings.timezone
                     ),
                     reply_to=d.get("reply_to"),
+                    extract=tuple(
+                        PostExcerpt(author=e["author"], text=e["text"])
+                        for e in d.get("extract", ())
+                    ),
                 )
             )
     return EditionContent(edition.edition_date, edition.subject, tuple(articles), tuple(threads))
 
 
-class Messages:
-    """Makes recipients' messages of one edition: each language is compiled once, a recipient's
-    copy is then a substitution of their unsubscribe link."""
-
-    def __init__(self, content: EditionContent, settings: Settings) -> None:
-        self._content = content
-        self._settings = settings
-        self._rendered: dict[str, RenderedEdition] = {}
-        self._domain = parseaddr(settings.require_from())[1].rpartition("@")[2]
-
-    def rendered(self, lang: str) -> RenderedEdition:
-        lang = lang if lang in LANGUAGES else "en"
-        if lang not in self._rendered:
-            self._rendered[lang] = render_edition(
-                self._content,
-                lang=lang,
-                site_name=self._settings.site_name,
-                base_url=self._settings.require_base_url(),
-            )
-        return self._rendered[lang]
-
-    def unsubscribe_url(self, subscriber_id: int) -> str:
-        return unsubscribe_url(
-            base_url=self._settings.require_base_url(),
-            secret=self._settings.require_secret_key(),
-            subscriber_id=subscriber_id,
-        )
-
-    def new_message_id(self, idstring: str | None = None) -> str:
-        return make_msgid(idstring=idstring, domain=self._domain)
-
-    def message(
-        self,
-        *,
-        lang: str,
-        to_address: str,
-        to_name: str | None,
-        unsubscribe: str,
-        message_id: str | None = None,
-    ) -> EmailMessage:
-        rendered = self.rendered(lang)
-        html, text = personalize(rendered, unsubscribe_url=unsubscribe)
-        return compose(
-            sender=self._settings.require_from(),
-            to_address=to_address,
-            to_name=to_name,
-            subject=rendered.subject,
-            html=html,
-            text=text,
-            message_id=message_id or self.new_message_id(),
-            unsubscribe_url=unsubscribe,
-            lang=rendered.lang,
-        )
-
-
-def preview(*, engine: Engine, settings: Settings, day: date, out_dir: Path) -> list[Path]:
-    """Write the edition as each language's .html, .txt and .eml, as a subscriber would get it."""
+def preview(
+    *, engine: Engine, settings: Settings, day: date, out_dir: Path, screenshots: bool = False
+) -> list[Path]:
+    """Write the edition as each language's .html, .txt and .eml, as a subscriber would get it;
+    with `screenshots`, also how Chromium shows each .html on a desktop and on a phone."""
     messages = Messages(load_content(engine=engine, settings=settings, day=day), settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    pages: list[tuple[str, Path]] = []
     unsubscribe = f"{settings.require_base_url()}/unsubscribe/preview"
     for lang in LANGUAGES:
         html, text = personalize(messages.rendered(lang), unsubscribe_url=unsubscribe)
@@ -259,4 +213,10 @@ def preview(*, engine: Engine, settings: Settings, day: date, out_dir: Path) -> 
         eml = stem.with_name(f"{stem.name}.eml")
         eml.write_bytes(message.as_bytes())
         written.append(eml)
+        pages.append((html, stem))
+    if screenshots:
+        # Imported here: Playwright is an optional extra, needed only for this.
+        from newsletter.render.screenshots import take_screenshots
+
+        written.extend(take_screenshots(pages))
     return written

@@ -46,6 +46,8 @@ def test_the_wheel_finds_templates_and_migrations(tmp_path: Path) -> None:
     assert "newsletter/templates/edition.mjml.j2" in names
     assert "newsletter/store/migrations/versions/0001_initial_schema.py" in names
     assert "newsletter/sample_content/articles.jsonl" in names
+    assert "newsletter/web/templates/subscribe.html.j2" in names
+    assert "newsletter/store/migrations/versions/0003_subscriber_history.py" in names
     assert any(n.startswith("subscribers/") for n in names)
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(installed)
