@@ -214,6 +214,8 @@ class Recorder:
         marked = 0
         with self._sessions.begin() as session:
             for subscriber in queries.subscribers_by_ids(session=session, ids=sorted(causes)):
+                if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+                    continue  # left meanwhile: that stronger reason stays on record
                 marked += record_change(
                     session=session,
                     subscriber=subscriber,

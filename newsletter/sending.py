@@ -60,6 +60,7 @@ def send(
     progress: Progress | None = None,
     worker: bool = False,
     transport: SmtpTransport | None = None,
+    enqueue: bool = True,
 ) -> SendReport:
     """Deliver the edition to every active subscriber who has not had it; `progress(done,
     total)` is called as outcomes are recorded. Retries 4xx replies and lost connections with
@@ -67,7 +68,8 @@ def send(
 
     Without `worker`, the edition has one sender: a second one is refused while the first
     holds claims. With `worker` (PostgreSQL), any number share it. `transport` sends through
-    that one open connection instead of `settings.delivery.connections` new ones."""
+    that one open connection instead of `settings.delivery.connections` new ones. Without
+    `enqueue`, only deliveries already in the ledger are sent: nobody new is added."""
     settings.require_secret_key()
     if worker and engine.dialect.name != "postgresql":
         raise SenderConflict(
@@ -78,7 +80,8 @@ def send(
         edition = require_edition(session=session, day=day)
         messages = Messages(content_of(edition, settings), settings)
         edition_id = edition.id
-        report.queued = queries.enqueue_deliveries(session=session, edition_id=edition_id)
+        if enqueue:
+            report.queued = queries.enqueue_deliveries(session=session, edition_id=edition_id)
         if edition.status is not EditionStatus.SENT:
             edition.status = EditionStatus.SENDING
         queries.wake_deferred(session=session, edition_id=edition_id, now=datetime.now(UTC))
@@ -111,11 +114,13 @@ def resume_earlier(
     *, engine: Engine, settings: Settings, day: date, progress: Progress | None = None
 ) -> list[SendReport]:
     """Finish the editions before `day` that are still being sent (the relay deferred some of
-    their recipients through a whole run): a daily cron job then skips nobody."""
+    their recipients through a whole run): a daily cron job then skips nobody. Only those
+    recipients: someone who joined since gets today's edition, not a backlog of old ones."""
     with session_scope(engine) as session:
         days = queries.editions_left_sending(session=session, before=day)
     return [
-        send(engine=engine, settings=settings, day=earlier, progress=progress) for earlier in days
+        send(engine=engine, settings=settings, day=earlier, progress=progress, enqueue=False)
+        for earlier in days
     ]
 
 

@@ -40,8 +40,8 @@ def request_subscription(
 ) -> Confirmation | None:
     """Make the address pending (unless it is active) and say whether to email it a link.
 
-    Active subscribers and forgotten addresses get no email; someone who left comes back as
-    pending, because returning needs the same consent as joining."""
+    Active subscribers, complainants and forgotten addresses get no email; someone who left or
+    bounced comes back as pending, because returning needs the same consent as joining."""
     address = normalize_address(email)
     checked_lang = validate_lang(lang)
     if is_suppressed(session=session, address=address):
@@ -52,7 +52,8 @@ def request_subscription(
         session.add(subscriber)
         flush_new(session, f"{address} was added meanwhile")
         record_new(session=session, subscriber=subscriber, cause=cause, at=now)
-    elif subscriber.status is SubscriberStatus.ACTIVE:
+    elif subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.COMPLAINED):
+        # Complained: marked us as spam; a form anyone can fill must not mail them again.
         return None
     else:
         sent = subscriber.confirmation_sent_at

@@ -212,8 +212,9 @@ def test_preferences_link_is_the_recipients_own_or_the_sites_generic_page(
 def test_view_in_browser_defaults_to_the_editions_archive_page() -> None:
     rendered = render_edition(_edition(), lang="ru", site_name=SITE, base_url="https://vpk.example")
     page = _Page(rendered.html)
-    assert ("https://vpk.example/archive/2024-12-23", "Открыть в браузере") in page.links
-    assert "https://vpk.example/archive/2024-12-23" in rendered.text.splitlines()
+    # In the reader's language: a Russian reader opens the Russian page.
+    assert ("https://vpk.example/archive/2024-12-23?lang=ru", "Открыть в браузере") in page.links
+    assert "https://vpk.example/archive/2024-12-23?lang=ru" in rendered.text.splitlines()
 
 
 def test_english_masthead_subject_and_labels(en: RenderedEdition) -> None:

@@ -31,7 +31,7 @@ from newsletter.store.models import (
 )
 from newsletter.store.queries import get_edition, get_subscriber, store_batch
 from newsletter.web import create_app
-from subscribers import add_subscriber, forget, make_token, unsubscribe_url
+from subscribers import add_subscriber, forget, make_token, record_change, unsubscribe_url
 from tests.conftest import received, serving
 
 DAY = 24 * 3600
@@ -238,6 +238,21 @@ def test_resubscribing_after_leaving_needs_a_new_confirmation(site: Site) -> Non
         "pending",
         "active",
     ]
+
+
+def test_the_form_does_not_mail_someone_who_complained(site: Site) -> None:
+    site.subscribe("ann@example.org")
+    site.http.get(site.confirm_links()[0])
+    with session_scope(site.engine) as session:
+        stored = get_subscriber(session=session, email="ann@example.org")
+        assert stored is not None
+        record_change(
+            session=session, subscriber=stored, status=SubscriberStatus.COMPLAINED, cause="ARF"
+        )
+    site.subscribe("ann@example.org")  # anyone can type their address into the form
+    assert len(site.confirm_links()) == 1
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and stored.status is SubscriberStatus.COMPLAINED
 
 
 def test_an_expired_confirmation_link(site: Site) -> None:
@@ -490,6 +505,12 @@ def test_the_archive_shows_only_sent_editions(site: Site) -> None:
     listing = site.http.get("/archive")
     assert "No edition has been sent yet" in listing.text
     assert site.http.get(f"/archive/{today}").status_code == 404  # a draft is not public
+    with session_scope(site.engine) as session:
+        edition = get_edition(session=session, edition_date=today)
+        assert edition is not None
+        edition.status = EditionStatus.SENDING
+    # "View in browser" works from the first message out, not only after the last.
+    assert site.http.get(f"/archive/{today}").status_code == 200
     with session_scope(site.engine) as session:
         edition = get_edition(session=session, edition_date=today)
         assert edition is not None

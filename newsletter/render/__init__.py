@@ -98,7 +98,7 @@ def _context(
         "sections": sections(content.articles, t=t, lang=lang, base_url=base_url),
         "threads": [thread_view(th, t=t, lang=lang, base_url=base_url) for th in content.threads],
         "archive_url": web_link(archive_url, base_url=base_url)
-        or _site_page(base_url, f"archive/{content.edition_date.isoformat()}"),
+        or _site_page(base_url, f"archive/{content.edition_date.isoformat()}?lang={lang}"),
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "preferences_url": PREFERENCES_PLACEHOLDER,
     }

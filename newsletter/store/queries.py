@@ -177,20 +177,6 @@ def list_subscribers(*, session: Session) -> Sequence[Subscriber]:
     return session.scalars(select(Subscriber).order_by(Subscriber.id)).all()
 
 
-def stored_keys(*, session: Session, emails: Sequence[str]) -> set[str]:
-    """Python-lower-cased stored addresses that the unique index counts as one of `emails`."""
-    keys: set[str] = set()
-    for chunk in _chunks(emails):
-        wanted = [func.lower(email) for email in chunk]
-        keys.update(
-            stored.lower()
-            for stored in session.scalars(
-                select(Subscriber.email).where(func.lower(Subscriber.email).in_(wanted))
-            )
-        )
-    return keys
-
-
 def enqueue_deliveries(*, session: Session, edition_id: int) -> int:
     """Add a pending delivery for every active subscriber who has none for this edition yet.
 

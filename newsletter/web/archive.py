@@ -24,21 +24,21 @@ from subscribers.validate import DEFAULT_LANG, LANGS
 
 PageMaker = Callable[..., HTMLResponse]
 _CACHED = 32  # rendered pages kept; MJML takes a good part of a second per page
+# "View in browser" must work from the first message out, not only once the last one is.
+_PUBLISHED = (EditionStatus.SENDING, EditionStatus.SENT)
 
 
 def sent_editions(*, session: Session) -> Sequence[Edition]:
-    """Editions that went out, newest first."""
+    """Editions that went out (or are going out), newest first."""
     return session.scalars(
-        select(Edition)
-        .where(Edition.status == EditionStatus.SENT)
-        .order_by(Edition.edition_date.desc())
+        select(Edition).where(Edition.status.in_(_PUBLISHED)).order_by(Edition.edition_date.desc())
     ).all()
 
 
 def sent_edition(*, session: Session, day: date) -> Edition | None:
     return session.scalars(
         select(Edition)
-        .where(Edition.edition_date == day, Edition.status == EditionStatus.SENT)
+        .where(Edition.edition_date == day, Edition.status.in_(_PUBLISHED))
         .options(selectinload(Edition.items))
     ).one_or_none()
 
