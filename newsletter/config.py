@@ -194,9 +194,9 @@ def load_settings(
         delivery=delivery,
         dkim=dkim,
         web=WebSettings(
-            confirm_days=_positive(get("web.confirm_days"), WebSettings.confirm_days),
-            subscribe_per_hour=_positive(
-                get("web.subscribe_per_hour"), WebSettings.subscribe_per_hour
+            confirm_days=_number(get("web.confirm_days"), WebSettings.confirm_days, 1),
+            subscribe_per_hour=_number(
+                get("web.subscribe_per_hour"), WebSettings.subscribe_per_hour, 1
             ),
             sections=_sections(get("web.sections")),
         ),
@@ -245,19 +245,6 @@ def _port(item: tuple[Any, str] | None) -> int:
     if not 0 < port < 65536:
         raise ConfigError(f"{name}: port {port} is out of range 1-65535")
     return port
-
-
-def _positive(item: tuple[Any, str] | None, default: int) -> int:
-    if item is None:
-        return default
-    value, name = item
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise ConfigError(f"{name}: must be at least 1, got {number}")
-    return number
 
 
 def _sections(item: tuple[Any, str] | None) -> tuple[str, ...]:
