@@ -10,11 +10,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
@@ -24,12 +25,18 @@ from starlette.types import ASGIApp
 
 from newsletter.config import Settings, SmtpSettings
 from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.errors import NewsletterError
+from newsletter.render.screenshots import chromium
 from newsletter.store.db import make_engine
 from newsletter.store.migrate import upgrade
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_PAGE = FIXTURES / "site-page-2024-12-23.txt"
 PG_ENV = "NEWSLETTER_TEST_PG_URL"
+REQUIRE_BROWSER_ENV = "NEWSLETTER_TEST_REQUIRE_BROWSER"
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture
@@ -122,3 +129,18 @@ def serving(make_app: Callable[[str], ASGIApp]) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         listener.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium per test module (launching it is most of those tests' cost): the
+    system's own, with the product's flags. Without it the test is skipped, unless
+    NEWSLETTER_TEST_REQUIRE_BROWSER=1 (CI sets it) turns the skip into a failure."""
+    with ExitStack() as stack:
+        try:
+            launched = stack.enter_context(chromium())
+        except NewsletterError as error:
+            if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
+                pytest.fail(f"{error} ({REQUIRE_BROWSER_ENV}=1: the browser tests must run)")
+            pytest.skip(str(error))
+        yield launched

@@ -7,7 +7,6 @@ Without Chromium or Playwright these tests are skipped, unless NEWSLETTER_TEST_R
 
 from __future__ import annotations
 
-import os
 import secrets
 import struct
 import sys
@@ -15,7 +14,6 @@ import threading
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,14 +31,13 @@ from newsletter.demo import DEMO_DAY, SAMPLE_FILES
 from newsletter.errors import NewsletterError
 from newsletter.render import personalize, render_edition
 from newsletter.render.labels import labels_for
-from newsletter.render.screenshots import chromium, take_screenshots
+from newsletter.render.screenshots import take_screenshots
 from newsletter.store.db import make_engine
 from newsletter.store.migrate import upgrade
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Route
 
-REQUIRE_ENV = "NEWSLETTER_TEST_REQUIRE_BROWSER"
 WIDTHS = (320, 375, 600, 1024)
 MOBILE_WIDTHS = (320, 375)
 BASE_URL = "https://vpk-news.example"
@@ -85,23 +82,6 @@ INSPECT = """(readMore) => {
     bodyBackground: background(document.querySelector('.nl-body')),
   };
 }"""
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_ENV}=1: the browser tests must run)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One Chromium for the whole module: launching it is most of these tests' cost."""
-    with ExitStack() as stack:
-        try:
-            launched = stack.enter_context(chromium())
-        except NewsletterError as error:
-            _unavailable(str(error))
-        yield launched
 
 
 def _png(width: int, height: int) -> bytes:
