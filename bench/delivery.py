@@ -39,6 +39,7 @@ from sqlalchemy import func, insert, select
 
 from newsletter import edition
 from newsletter.config import Settings
+from newsletter.deliver.sink import free_port
 from newsletter.messages import Messages
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
@@ -283,9 +284,7 @@ class _Sink:
     """smtp-sink on a free port of 127.0.0.1 while the block runs."""
 
     def __enter__(self) -> int:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
+        port = free_port()
         user = ["-u", "nobody"] if os.geteuid() == 0 else []
         self._process = subprocess.Popen([str(SINK), *user, f"127.0.0.1:{port}", "1024"])
         for _ in range(100):

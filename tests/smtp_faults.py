@@ -1,14 +1,16 @@
 """Delivery tests' helpers. A fault-injecting SMTP server on 127.0.0.1 (aiosmtpd): chosen
 recipients get 4xx or 5xx replies, dropped connections mid-DATA or slow replies; it counts what
 it accepted per recipient, with the Message-IDs, so tests can hold the ledger against what
-really arrived. And a small edition with subscribers to send."""
+really arrived. And a small edition with subscribers to send, and the environment of a
+`newsletter` process that sends it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
-import socket
+import secrets
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,7 +25,9 @@ from sqlalchemy import Engine, insert
 
 from newsletter import edition
 from newsletter.config import Settings
-from newsletter.store.db import session_scope
+from newsletter.deliver.sink import free_port
+from newsletter.store.db import make_engine, session_scope
+from newsletter.store.migrate import upgrade
 from newsletter.store.models import Subscriber, SubscriberStatus
 
 _MESSAGE_ID = re.compile(rb"^Message-ID: *(\S+)", re.MULTILINE | re.IGNORECASE)
@@ -126,9 +130,7 @@ class FaultySmtpServer:
 
     def __init__(self, faults: Faults | None = None, **smtp_options: Any) -> None:
         self.host = "127.0.0.1"
-        with socket.socket() as probe:
-            probe.bind((self.host, 0))
-            self.port = int(probe.getsockname()[1])
+        self.port = free_port(self.host)
         self._handler = _Handler(faults or Faults())
         self._controller = _Controller(
             self._handler, hostname=self.host, port=self.port, **smtp_options
@@ -201,3 +203,31 @@ def make_edition(engine: Engine, settings: Settings, tmp_path: Path, emails: lis
                 for n, email in enumerate(emails)
             ],
         )
+
+
+def sender_store(url: str) -> tuple[Engine, Settings]:
+    """A migrated store and the settings of a sender using it, with a fresh secret key."""
+    engine = make_engine(url)
+    upgrade(engine)
+    settings = Settings(
+        database_url=url,
+        from_address="VPK News <digest@vpk-news.example>",
+        base_url="https://news.example.org",
+        secret_key=secrets.token_hex(32),
+    )
+    return engine, settings
+
+
+def cli_env(settings: Settings, server: FaultySmtpServer, **delivery: str) -> dict[str, str]:
+    """The environment of a `newsletter` process sending with `settings` to `server`;
+    `delivery` sets delivery.* settings (`max_attempts="2"` → NEWSLETTER_DELIVERY_MAX_ATTEMPTS)."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "NEWSLETTER_DATABASE_URL": settings.database_url,
+        "NEWSLETTER_FROM": settings.require_from(),
+        "NEWSLETTER_BASE_URL": settings.require_base_url(),
+        "NEWSLETTER_SECRET_KEY": settings.require_secret_key(),
+        "NEWSLETTER_SMTP_HOST": server.host,
+        "NEWSLETTER_SMTP_PORT": str(server.port),
+        **{f"NEWSLETTER_DELIVERY_{name.upper()}": value for name, value in delivery.items()},
+    }

@@ -3,8 +3,6 @@ exit code that says something is left to retry, the status of an edition, the se
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,11 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
-from newsletter.config import Settings, load_settings
+from newsletter.config import load_settings
 from newsletter.errors import ConfigError
-from newsletter.store.db import make_engine
-from newsletter.store.migrate import upgrade
-from tests.smtp_faults import DAY, Faults, FaultySmtpServer, make_edition
+from tests.smtp_faults import DAY, Faults, FaultySmtpServer, cli_env, make_edition, sender_store
 
 BUSY = "busy@example.org"
 
@@ -32,30 +28,11 @@ Relay = tuple[Faults, FaultySmtpServer, Newsletter, dict[str, str]]
 @contextmanager
 def _greylisting_relay(tmp_path: Path) -> Iterator[Relay]:
     """An edition for two subscribers, a relay that greylists one of them, and the CLI."""
-    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    secret = secrets.token_hex(32)
-    settings = Settings(
-        database_url=url,
-        from_address="VPK News <digest@vpk-news.example>",
-        base_url="https://news.example.org",
-        secret_key=secret,
-    )
+    engine, settings = sender_store(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
     make_edition(engine, settings, tmp_path, ["one@example.org", BUSY])
     faults = Faults(rcpt={BUSY: "451 4.7.1 Greylisted, try again later"})
     with FaultySmtpServer(faults) as server:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "NEWSLETTER_DATABASE_URL": url,
-            "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
-            "NEWSLETTER_BASE_URL": "https://news.example.org",
-            "NEWSLETTER_SECRET_KEY": secret,
-            "NEWSLETTER_SMTP_HOST": server.host,
-            "NEWSLETTER_SMTP_PORT": str(server.port),
-            "NEWSLETTER_DELIVERY_MAX_ATTEMPTS": "2",
-            "NEWSLETTER_DELIVERY_BACKOFF_SECONDS": "0.05",
-        }
+        env = cli_env(settings, server, max_attempts="2", backoff_seconds="0.05")
 
         def newsletter(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(

@@ -4,9 +4,7 @@ README states), each duplicate with the same Message-ID."""
 
 from __future__ import annotations
 
-import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
@@ -18,11 +16,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from newsletter import sending
-from newsletter.config import Settings
-from newsletter.store.db import make_engine, session_scope
-from newsletter.store.migrate import upgrade
+from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, DeliveryStatus
-from tests.smtp_faults import DAY, FaultySmtpServer, make_edition
+from tests.smtp_faults import DAY, FaultySmtpServer, cli_env, make_edition, sender_store
 
 SUBSCRIBERS = 2500
 CONNECTIONS = 3
@@ -33,19 +29,6 @@ KILLS = 3
 def server() -> Iterator[FaultySmtpServer]:
     with FaultySmtpServer() as smtp:
         yield smtp
-
-
-def _env(url: str, server: FaultySmtpServer, secret: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "NEWSLETTER_DATABASE_URL": url,
-        "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
-        "NEWSLETTER_BASE_URL": "https://news.example.org",
-        "NEWSLETTER_SECRET_KEY": secret,
-        "NEWSLETTER_SMTP_HOST": server.host,
-        "NEWSLETTER_SMTP_PORT": str(server.port),
-        "NEWSLETTER_DELIVERY_CONNECTIONS": str(CONNECTIONS),
-    }
 
 
 def _sent(engine: Engine) -> int:
@@ -60,20 +43,11 @@ def test_killed_sends_resume_and_duplicate_at_most_the_messages_in_flight(
     trial: int, server: FaultySmtpServer, tmp_path: Path
 ) -> None:
     rng = random.Random(trial)
-    url = f"sqlite:///{tmp_path / 'kill.sqlite3'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    secret = secrets.token_hex(32)
-    settings = Settings(
-        database_url=url,
-        from_address="VPK News <digest@vpk-news.example>",
-        base_url="https://news.example.org",
-        secret_key=secret,
-    )
+    engine, settings = sender_store(f"sqlite:///{tmp_path / 'kill.sqlite3'}")
     emails = [f"reader{n:05d}@example.org" for n in range(SUBSCRIBERS)]
     make_edition(engine, settings, tmp_path, emails)
     command = [sys.executable, "-m", "newsletter", "send", "--date", DAY.isoformat()]
-    env = _env(url, server, secret)
+    env = cli_env(settings, server, connections=str(CONNECTIONS))
 
     for kill in range(KILLS):
         before = server.accepted

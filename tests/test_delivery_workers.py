@@ -4,8 +4,6 @@ them killed midway; the others finish its batch, and every subscriber gets exact
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -14,11 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from newsletter.config import Settings
-from newsletter.store.db import make_engine, session_scope
-from newsletter.store.migrate import upgrade
+from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
-from tests.smtp_faults import DAY, FaultySmtpServer, make_edition
+from tests.smtp_faults import DAY, FaultySmtpServer, cli_env, make_edition, sender_store
 
 SUBSCRIBERS = 20_000
 WORKERS = 4
@@ -26,29 +22,11 @@ CONNECTIONS = 2
 
 
 def test_four_workers_one_killed_deliver_every_copy_once(pg_url: str, tmp_path: Path) -> None:
-    engine = make_engine(pg_url)
-    upgrade(engine)
-    secret = secrets.token_hex(32)
-    settings = Settings(
-        database_url=pg_url,
-        from_address="VPK News <digest@vpk-news.example>",
-        base_url="https://news.example.org",
-        secret_key=secret,
-    )
+    engine, settings = sender_store(pg_url)
     emails = [f"reader{n:05d}@example.org" for n in range(SUBSCRIBERS)]
     make_edition(engine, settings, tmp_path, emails)
     with FaultySmtpServer() as server:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "NEWSLETTER_DATABASE_URL": pg_url,
-            "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
-            "NEWSLETTER_BASE_URL": "https://news.example.org",
-            "NEWSLETTER_SECRET_KEY": secret,
-            "NEWSLETTER_SMTP_HOST": server.host,
-            "NEWSLETTER_SMTP_PORT": str(server.port),
-            "NEWSLETTER_DELIVERY_CONNECTIONS": str(CONNECTIONS),
-            "NEWSLETTER_DELIVERY_LEASE_SECONDS": "3",
-        }
+        env = cli_env(settings, server, connections=str(CONNECTIONS), lease_seconds="3")
         command = [sys.executable, "-m", "newsletter", "send", "--worker", "--date", str(DAY)]
         workers = [
             subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -11,17 +10,11 @@ from pathlib import Path
 
 import httpx
 
-from newsletter.deliver.sink import SavingSmtpServer
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from newsletter.deliver.sink import SavingSmtpServer, free_port
 
 
 def test_serve_answers_behind_its_base_url(tmp_path: Path, smtp_server: SavingSmtpServer) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),

@@ -46,7 +46,7 @@ class SavingSmtpServer:
         out_dir.mkdir(parents=True, exist_ok=True)
         self._handler = _SaveHandler(out_dir)
         self.host = host
-        self.port = _free_port(host)
+        self.port = free_port(host)
         self._controller = Controller(self._handler, hostname=host, port=self.port)
 
     @property
@@ -67,8 +67,9 @@ class SavingSmtpServer:
         self._controller.stop()
 
 
-def _free_port(host: str) -> int:
-    # aiosmtpd's controller checks readiness by connecting to its port, so it needs a real one.
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now: for servers (aiosmtpd's controller among them) that must
+    be told theirs before they start."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
