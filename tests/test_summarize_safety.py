@@ -3,12 +3,16 @@ boilerplate, redundancy, and the TextRank method."""
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
 
 from newsletter.summarize import METHODS, Summarizer, clean_text, split_sentences, summarize
+from newsletter.summarize.terms import content_terms
+from newsletter.summarize.text import is_dangling
 from newsletter.summarize.textrank import TextRankSummarizer
 
 ALL_METHODS = sorted(METHODS)
@@ -84,6 +88,63 @@ def test_a_dangling_sentence_in_the_middle_needs_its_predecessor() -> None:
 def test_a_dangling_sentence_follows_its_chosen_predecessor() -> None:
     summarizer = FixedRatings(ratings=(1.0, 0.8, 0.9, 0.1))
     assert summarizer(FOUR, 3) == (FOUR[0], FOUR[1], FOUR[2])
+
+
+def test_equal_ratings_go_to_the_earlier_sentences() -> None:
+    summarizer = FixedRatings(ratings=(0.5, 0.5, 0.5, 0.5), redundancy=0.3)
+    assert summarizer(FOUR, 2) == (FOUR[0], FOUR[1])
+
+
+def _plain_greedy(
+    summarizer: Summarizer, sentences: Sequence[str], ratings: Sequence[float], count: int
+) -> list[int]:
+    """`choose` without its early stop: every remaining candidate is rated at every step."""
+    dangling = [i > 0 and is_dangling(s) for i, s in enumerate(sentences)]
+    bags = [frozenset(content_terms(s)) for s in sentences]
+    chosen: list[int] = []
+    while len(chosen) < min(count, len(sentences)):
+        best, best_rating = -1, -1.0
+        for i in range(len(sentences)):
+            if i in chosen:
+                continue
+            overlap = max(
+                (
+                    len(bags[i] & bags[j]) / math.sqrt(len(bags[i]) * len(bags[j]))
+                    for j in chosen
+                    if bags[i] and bags[j]
+                ),
+                default=0.0,
+            )
+            rating = ratings[i] * (1.0 - summarizer.redundancy * overlap)
+            if dangling[i] and i - 1 not in chosen:
+                rating *= summarizer.dangling_penalty
+            if rating > best_rating:
+                best, best_rating = i, rating
+        chosen.append(best)
+    return sorted(chosen)
+
+
+def test_choosing_stops_early_without_changing_the_choice() -> None:
+    sentences = (
+        split_sentences(clean_text(ARTICLE), "en")
+        + list(FOUR)
+        + [
+            "The frigates will carry anti-ship missiles and a helicopter.",
+            "But the navy has not said how much the frigates will cost.",
+            "The northern fleet also operates submarines from the same base.",
+        ]
+    )
+    generator = random.Random(7)
+    for trial in range(300):
+        ratings = [
+            generator.choice((0.2, 0.5, 0.9)) if trial % 2 else generator.random()
+            for _ in sentences
+        ]
+        summarizer = FixedRatings(ratings=tuple(ratings), redundancy=generator.random())
+        count = generator.randint(1, len(sentences))
+        assert summarizer.choose(sentences, ratings, count) == _plain_greedy(
+            summarizer, sentences, ratings, count
+        ), (ratings, count)
 
 
 def test_redundancy_keeps_two_sentences_saying_the_same_from_both_being_taken() -> None:

@@ -61,28 +61,37 @@ class Summarizer(ABC):
         Each step takes the best adjusted rating; ties go to the earlier sentence, so the result
         never depends on anything but the input. A dangling candidate is penalised unless the
         candidate just before it is already taken (the first candidate has nothing before it to
-        point at, so it may dangle).
+        point at, so it may dangle). Adjustments only ever lower a rating, so each step looks at
+        candidates from the highest rating down and stops at the first whose rating before
+        adjustment cannot beat the best found: overlaps are worked out only for those looked at.
         """
         dangling = [i > 0 and is_dangling(sentence) for i, sentence in enumerate(candidates)]
         bags = [frozenset(content_terms(s)) for s in candidates] if self.redundancy > 0 else []
-        # Highest overlap of each candidate with anything taken so far, updated per step.
+        order = sorted(range(len(candidates)), key=lambda i: (-ratings[i], i))
+        # Each candidate's highest overlap with the first `counted[i]` sentences taken.
         overlap = [0.0] * len(candidates)
+        counted = [0] * len(candidates)
+        taken: list[int] = []
         chosen: set[int] = set()
-        remaining = list(range(len(candidates)))
-        while remaining and len(chosen) < count:
-            best, best_rating = remaining[0], -math.inf
-            for i in remaining:
+        while len(taken) < min(count, len(candidates)):
+            best, best_rating = -1, -math.inf
+            for i in order:
+                if ratings[i] < best_rating:
+                    break
+                if i in chosen:
+                    continue
+                if bags:
+                    for j in taken[counted[i] :]:
+                        overlap[i] = max(overlap[i], _cosine(bags[i], bags[j]))
+                    counted[i] = len(taken)
                 rating = ratings[i] * (1.0 - self.redundancy * overlap[i])
                 if dangling[i] and i - 1 not in chosen:
                     rating *= self.dangling_penalty
-                if rating > best_rating:
+                if rating > best_rating or (rating == best_rating and i < best):
                     best, best_rating = i, rating
+            taken.append(best)
             chosen.add(best)
-            remaining.remove(best)
-            if bags:
-                for i in remaining:
-                    overlap[i] = max(overlap[i], _cosine(bags[i], bags[best]))
-        return sorted(chosen)
+        return sorted(taken)
 
 
 def _cosine(first: frozenset[str], second: frozenset[str]) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 from razdel import sentenize
 
@@ -31,6 +32,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
 _EN_TITLE_END = re.compile(
     r"\b(?:Gen|Lt|Col|Maj|Capt|Cmdr|Adm|Brig|Sgt|Cpl|Pvt|Sen|Rep|Gov|Prof|Rev|Hon|St|Mt|Ft)\.$"
 )
+_EN_TITLE_TAIL = 8  # the longest title, "Capt.", and the character before it, with room to spare
 # razdel keeps "в 2023 г. Поставки" together because "г." may also mean "город";
 # after a year followed by a capital letter it is the end of a sentence.
 _RU_YEAR_END = re.compile(r"\d\s?гг?\.\s+(?=[А-ЯЁ])")
@@ -60,8 +62,8 @@ _BYLINE_MAX_WORDS = 8
 # so a segment with none of them before its last character is one sentence. (A smiley such as
 # ":)" is a boundary of its own.)
 _RAZDEL_BREAK = re.compile(r"[.?!…;]|[=:]-?[()]")
-# A whitespace-delimited token with no letter or digit in it (a dash, an ellipsis).
-_NON_WORD_TOKEN = re.compile(r"(?<!\S)(?:[^\w\s]|_)+(?!\S)")
+# A token with no letter or digit in it (a dash, an ellipsis).
+_NON_WORD_TOKEN = re.compile(r"(?:\W|_)+")
 
 _DANGLING = re.compile(
     r"""^(?:
@@ -124,9 +126,17 @@ def split_sentences(text: str, lang: str) -> list[str]:
     ]
 
 
+@lru_cache(maxsize=8192)
 def word_count(sentence: str) -> int:
-    """Whitespace-separated tokens holding a letter or digit (a lone dash is not a word)."""
-    return len(sentence.split()) - len(_NON_WORD_TOKEN.findall(sentence))
+    """Whitespace-separated tokens holding a letter or digit (a lone dash is not a word).
+
+    Cached: choosing candidates and rating them both ask for the same sentences' counts. A token
+    goes to the regex only when `isalnum` (fast, in C) does not settle it.
+    """
+    tokens = sentence.split()
+    return len(tokens) - sum(
+        1 for token in tokens if not token.isalnum() and _NON_WORD_TOKEN.fullmatch(token)
+    )
 
 
 def is_boilerplate(sentence: str) -> bool:
@@ -176,7 +186,10 @@ def _sentenize(segment: str, lang: str) -> list[str]:
 def _merge_after_titles(segment: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, stop in spans:
-        if merged and _EN_TITLE_END.search(segment[merged[-1][0] : merged[-1][1]]):
+        # Only the span's last few characters can hold a title: no need to scan all of it.
+        if merged and _EN_TITLE_END.search(
+            segment, max(merged[-1][0], merged[-1][1] - _EN_TITLE_TAIL), merged[-1][1]
+        ):
             merged[-1] = (merged[-1][0], stop)
         else:
             merged.append((start, stop))
