@@ -15,6 +15,7 @@ import pytest
 from newsletter.errors import NewsletterError
 from newsletter.summarize import METHODS, Summarizer, clean_text, split_sentences, summarize
 from newsletter.summarize.centroid import CentroidSummarizer
+from newsletter.summarize.terms import content_terms
 
 BBC_DEV = Path("/work/shared/data/summaries/bbc_dev.jsonl")
 
@@ -283,3 +284,24 @@ def test_unsupported_language_is_a_newsletter_error() -> None:
     with pytest.raises(NewsletterError, match="unsupported summary language 'de'"):
         summarize(ARTICLE_EN, lang="de")
     assert summarize(ARTICLE_RU, lang="ru-RU") == summarize(ARTICLE_RU, lang="ru")
+
+
+def test_default_prefers_full_sentences_up_to_a_cap() -> None:
+    # The first two share their content words and differ only in length; so do the next two,
+    # both longer than the cap.
+    sentences = [
+        "The ministry signed the frigate contract after long talks.",
+        "On Monday the ministry signed the frigate contract that it had been talking about for"
+        " so long with them.",
+        "On Monday, as it had said that it would, and as all of them had been told it would, the"
+        " ministry signed the frigate contract that it had been talking about for so long.",
+        "On Monday, as it had said that it would, and as all of them had been told it would, the"
+        " ministry signed the frigate contract that it had been talking about for so long then.",
+        "The navy will receive the first frigate in 2027.",
+    ]
+    assert len({frozenset(content_terms(s)) for s in sentences[:4]}) == 1
+    ratings = CentroidSummarizer().rate(sentences, title=None)
+    assert ratings[1] > ratings[0]
+    assert ratings[2] == ratings[3]
+    flat = CentroidSummarizer(length_weight=0.0).rate(sentences, title=None)
+    assert flat[0] == flat[1]
