@@ -24,6 +24,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as lite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from newsletter.content import ArticleRecord, IngestBatch, ThreadRecord
 from newsletter.store.models import (
@@ -292,14 +294,33 @@ def claim_deliveries(
     return [ClaimedDelivery(*row[:-1], tuple(row[-1] or ())) for row in rows]
 
 
+def _in_id_order(*conditions: ColumnElement[bool]) -> ScalarSelect[int]:
+    """The ids of the deliveries matching `conditions`, locked in id order (PostgreSQL).
+
+    Every statement that updates several deliveries of a shared edition locks them in id order,
+    so two senders waiting on each other's rows cannot deadlock: one waits for the other.
+    """
+    return (
+        select(Delivery.id)
+        .where(*conditions)
+        .order_by(Delivery.id)
+        .with_for_update()
+        .scalar_subquery()
+    )
+
+
 def renew_leases(*, session: Session, edition_id: int, owner: str, until: datetime) -> None:
     """Keep what `owner` still holds: a live sender's claims never run out under it."""
     session.execute(
         update(Delivery)
         .where(
-            Delivery.edition_id == edition_id,
-            Delivery.status == DeliveryStatus.SENDING,
-            Delivery.lease_owner == owner,
+            Delivery.id.in_(
+                _in_id_order(
+                    Delivery.edition_id == edition_id,
+                    Delivery.status == DeliveryStatus.SENDING,
+                    Delivery.lease_owner == owner,
+                )
+            )
         )
         .values(lease_until=until)
     )
@@ -313,9 +334,13 @@ def release_claims(
     result = session.execute(
         update(Delivery)
         .where(
-            Delivery.edition_id == edition_id,
-            Delivery.status == DeliveryStatus.SENDING,
-            Delivery.lease_owner.in_(owners),
+            Delivery.id.in_(
+                _in_id_order(
+                    Delivery.edition_id == edition_id,
+                    Delivery.status == DeliveryStatus.SENDING,
+                    Delivery.lease_owner.in_(owners),
+                )
+            )
         )
         .values(
             status=case(
@@ -427,6 +452,8 @@ def record_outcomes(*, connection: Connection, outcomes: Sequence[DeliveryOutcom
     if not outcomes:
         return
     now = datetime.now(UTC)
+    # In id order, like every multi-row update of deliveries (see `_in_id_order`).
+    outcomes = sorted(outcomes, key=lambda o: o.delivery_id)
     connection.execute(
         _RECORD,
         [
