@@ -15,7 +15,7 @@ from email.policy import compat32, default
 import pytest
 
 from newsletter.deliver import compose
-from newsletter.deliver.mime import MimeTemplate, to_header
+from newsletter.deliver.mime import MimeTemplate, dot_stuffed, to_header
 from newsletter.render import UNSUBSCRIBE_PLACEHOLDER as LINK
 
 SENDER = "VPK News — дайджест <digest@vpk-news.example>"
@@ -224,3 +224,23 @@ def _slow(*, name: str | None, address: str) -> EmailMessage:
         unsubscribe_url=URL,
         lang="ru",
     )
+
+
+@pytest.mark.parametrize("width", [1, 30, 75, 76, 77, 150])
+def test_the_wire_bytes_are_the_message_dot_stuffed(width: int) -> None:
+    # Lines that start with "." in the fixed text, in the recipient's own link (a query string
+    # of dots), and where a long line's soft break lands before a dot.
+    dots = "." * width
+    text_part = f".hidden\n{dots}\n{'x' * (width % 76)}.{dots} {LINK}\n..\n.\n{LINK}"
+    html_part = f'<style>\n.mj-column {{ width: 100% }}\n</style>\n<a href="{LINK}">{dots}</a>'
+    url = f"https://news.example.org/u/{dots}?{dots}"
+    envelope = _template(html_part, text_part).render(
+        to_address="reader@example.org",
+        to_name=".Dot",
+        message_id="<1@vpk-news.example>",
+        date="Mon, 23 Dec 2024 19:00:00 GMT",
+        unsubscribe_url=url,
+        fill=lambda h, t: _personalize(h, t, url),
+    )
+    assert envelope.wire == dot_stuffed(envelope.data)
+    assert b"\r\n.." in envelope.wire

@@ -31,18 +31,32 @@ Fill = Callable[[str, str], tuple[str, str]]
 
 @dataclass(frozen=True)
 class Envelope:
-    """What SMTP needs: the return path, the recipient and the message, CRLF line ends."""
+    """What SMTP needs: the return path, the recipient and the message, CRLF line ends.
+
+    `wire` is `data` dot-stuffed for DATA, when the composer could make it without scanning
+    the whole message (`MimeTemplate` stuffs its fixed pieces once); else the transport does.
+    """
 
     sender: str
     recipient: str
     data: bytes
     smtputf8: bool = False
+    wire: bytes | None = None
 
 
 @dataclass(frozen=True)
 class _Part:
     pieces: tuple[bytes | int, ...]  # encoded lines and pieces of lines, or a `dynamic` index
     dynamic: tuple[str, ...]  # the placeholders, in order
+    # `pieces` dot-stuffed: every piece starts a line, so each can be stuffed on its own.
+    stuffed: tuple[bytes | int, ...]
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line starting with "." gets another. Scanning a whole message for
+    this costs more than composing it, hence `Envelope.wire`."""
+    stuffed = data.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 class MimeTemplate:
@@ -95,18 +109,27 @@ class MimeTemplate:
             (b"Message-ID", message_id.encode("ascii")),
             (b"List-Unsubscribe", b"<" + unsubscribe_url.encode("ascii") + b">"),
         ]
-        body = [
-            self._text_head,
-            *_pieces(self._text, text_values),
-            self._html_head,
-            *_pieces(self._html, html_values),
-            self._close,
-        ]
+        text_pieces = _pieces(self._text.pieces, text_values)
+        html_pieces = _pieces(self._html.pieces, html_values)
+        body = [self._text_head, *text_pieces, self._html_head, *html_pieces, self._close]
         head = [name + b": " + value + CRLF for name, value in headers]
         if sign is not None:
             head.insert(0, sign([*headers, *_split_fields(self._fixed)], body))
-        data = b"".join([*head, self._fixed, CRLF, *body])
-        return Envelope(self.envelope_sender, recipient, data, smtputf8)
+        top = [*head, self._fixed, CRLF]  # header lines never start with "."
+        wire = [
+            self._text_head,
+            *_stuffed_pieces(self._text.stuffed, text_pieces),
+            self._html_head,
+            *_stuffed_pieces(self._html.stuffed, html_pieces),
+            self._close,
+        ]
+        return Envelope(
+            self.envelope_sender,
+            recipient,
+            b"".join([*top, *body]),
+            smtputf8,
+            wire=b"".join([*top, *wire]),
+        )
 
 
 def _encode_part(body: str) -> _Part:
@@ -134,7 +157,8 @@ def _encode_part(body: str) -> _Part:
         pieces.append(_qp_lines([tail]) if tail else CRLF)
     if run:
         pieces.append(_qp_lines(run))
-    return _Part(tuple(pieces), tuple(dynamic))
+    stuffed = tuple(dot_stuffed(p) if isinstance(p, bytes) else p for p in pieces)
+    return _Part(tuple(pieces), tuple(dynamic), stuffed)
 
 
 def _qp_lines(lines: list[str]) -> bytes:
@@ -164,8 +188,16 @@ def _fill(fill: Fill, html: tuple[str, ...], text: tuple[str, ...]) -> tuple[lis
     return filled
 
 
-def _pieces(part: _Part, values: list[str]) -> list[bytes]:
-    return [p if isinstance(p, bytes) else _qp_soft(values[p]) for p in part.pieces]
+def _pieces(pieces: tuple[bytes | int, ...], values: list[str]) -> list[bytes]:
+    return [p if isinstance(p, bytes) else _qp_soft(values[p]) for p in pieces]
+
+
+def _stuffed_pieces(stuffed: tuple[bytes | int, ...], filled: list[bytes]) -> list[bytes]:
+    """The stuffed fixed pieces, and the recipient's own pieces (`filled`, at the same places)
+    stuffed now: they are a few short lines."""
+    return [
+        p if isinstance(p, bytes) else dot_stuffed(f) for p, f in zip(stuffed, filled, strict=True)
+    ]
 
 
 def _split_fields(block: bytes) -> list[tuple[bytes, bytes]]:

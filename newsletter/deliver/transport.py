@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Protocol
 
 from newsletter.config import SmtpSettings
-from newsletter.deliver.mime import Envelope
+from newsletter.deliver.mime import Envelope, dot_stuffed
 from newsletter.errors import DeliveryError
 
 _TIMEOUT_SECONDS = 60
@@ -118,7 +118,7 @@ class SmtpTransport:
         if data != 354:
             self._refused(client, data, data_reply)
             raise RecipientRefused(data, _text(data_reply))
-        client.send(_dot_stuffed(envelope.data))
+        client.send(envelope.wire if envelope.wire is not None else dot_stuffed(envelope.data))
         if before_end is not None:
             before_end()
         client.send(b".\r\n")
@@ -223,13 +223,6 @@ class SmtpTransport:
 
     def _where(self) -> str:
         return f"SMTP {self._settings.host}:{self._settings.port}"
-
-
-def _dot_stuffed(data: bytes) -> bytes:
-    """RFC 5321 4.5.2: a line starting with "." gets another. bytes.replace, not a regex: this
-    runs over every byte of every message."""
-    stuffed = data.replace(b"\r\n.", b"\r\n..")
-    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
