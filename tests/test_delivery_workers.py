@@ -8,10 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from newsletter.store import queries
 from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
 from tests.smtp_faults import DAY, FaultySmtpServer, cli_env, make_edition, sender_store
@@ -74,3 +77,29 @@ def test_four_workers_one_killed_deliver_every_copy_once(pg_url: str, tmp_path: 
         assert finished == len(its_batch), "the others finished the killed worker's batch"
         assert session.scalars(select(Edition.status)).one() is EditionStatus.SENT
     engine.dispose()
+
+
+def test_statements_on_shared_deliveries_take_their_rows_in_id_order(pg_url: str) -> None:
+    # Two workers holding the same rows (a lease ran out under load) must queue behind each
+    # other, not deadlock: each multi-row update locks in id order.
+    engine, _ = sender_store(pg_url)
+    seen: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", grab)
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        queries.renew_leases(session=session, edition_id=1, owner="a:1:x", until=now)
+        queries.release_claims(session=session, edition_id=1, owners=["b:2:y"], now=now)
+    with engine.begin() as connection:
+        queries.record_outcomes(
+            connection=connection,
+            outcomes=[queries.DeliveryOutcome(i, DeliveryStatus.SENT) for i in (30, 10, 20)],
+        )
+    updates = [(s, p) for s, p in seen if s.lstrip().upper().startswith("UPDATE")]
+    assert len(updates) == 3
+    for statement, _ in updates[:2]:
+        assert "ORDER BY deliveries.id" in statement and "FOR UPDATE" in statement, statement
+    assert [row["b_id"] for row in updates[2][1]] == [10, 20, 30]
