@@ -166,20 +166,23 @@ class Result:
     cut_rouge: tuple[float, float, float]
     words: float
     per_second: float
+    r1_each: tuple[float, ...]  # each article's ROUGE-1 F1, in order, for the oracle
+
+
+Budget = Callable[[dict[str, Any]], int]
 
 
 def truncate(summary: Sequence[str], words: int) -> str:
     return " ".join(" ".join(summary).split()[:words])
 
 
-def evaluate(
-    articles: Sequence[dict[str, Any]], run: Summarize, budget: Callable[[dict[str, Any]], int]
-) -> Result:
+def evaluate(articles: Sequence[dict[str, Any]], run: Summarize, budget: Budget) -> Result:
     start = time.perf_counter()
     summaries = [run(article, budget(article)) for article in articles]
     elapsed = time.perf_counter() - start
     totals = [0.0] * 6
     words = 0
+    r1_each: list[float] = []
     for article, summary in zip(articles, summaries, strict=True):
         scorer = scorer_for(article["lang"])
         reference = article["reference"]
@@ -188,37 +191,22 @@ def evaluate(
         for i, kind in enumerate(ROUGE_TYPES):
             totals[i] += full[kind].fmeasure
             totals[3 + i] += cut[kind].fmeasure
+        r1_each.append(full["rouge1"].fmeasure)
         words += len(" ".join(summary).split())
     n = len(articles)
     mean = [100 * t / n for t in totals]
-    return Result((mean[0], mean[1], mean[2]), (mean[3], mean[4], mean[5]), words / n, n / elapsed)
-
-
-Budget = Callable[[dict[str, Any]], int]
-
-
-def oracle_r1(
-    articles: Sequence[dict[str, Any]], first: Summarize, second: Summarize, budget: Budget
-) -> tuple[float, float, float]:
-    """Mean R1 of `first`, of `second`, and of the better of the two for each article: what a
-    method that knew, article by article, which of the two to trust would reach."""
-    totals = [0.0, 0.0, 0.0]
-    for article in articles:
-        scorer = scorer_for(article["lang"])
-        scores = [
-            scorer.score(article["reference"], " ".join(run(article, budget(article))))[
-                "rouge1"
-            ].fmeasure
-            for run in (first, second)
-        ]
-        totals[0] += scores[0]
-        totals[1] += scores[1]
-        totals[2] += max(scores)
-    return (
-        100 * totals[0] / len(articles),
-        100 * totals[1] / len(articles),
-        100 * totals[2] / len(articles),
+    return Result(
+        (mean[0], mean[1], mean[2]),
+        (mean[3], mean[4], mean[5]),
+        words / n,
+        n / elapsed,
+        tuple(r1_each),
     )
+
+
+def best_baseline(results: dict[str, Result]) -> str:
+    """The baseline with the highest ROUGE-1: the one the target is checked against."""
+    return max(BASELINES, key=lambda name: results[name].rouge[0])
 
 
 def budgets(articles: Sequence[dict[str, Any]]) -> list[tuple[str, Budget]]:
@@ -244,7 +232,7 @@ def table(title: str, results: dict[str, Result]) -> None:
 def target_line(label: str, results: dict[str, Result]) -> tuple[bool, str]:
     """The default against the best baseline by ROUGE-1: each metric higher, words not more."""
     ours = results[DEFAULT]
-    best = max(BASELINES, key=lambda name: results[name].rouge[0])
+    best = best_baseline(results)
     margins = [a - b for a, b in zip(ours.rouge, results[best].rouge, strict=True)]
     # The stricter reading too: each metric against the best baseline on that metric.
     strict = [ours.rouge[i] - max(results[name].rouge[i] for name in BASELINES) for i in range(3)]
@@ -259,9 +247,14 @@ def target_line(label: str, results: dict[str, Result]) -> tuple[bool, str]:
     return met, text
 
 
-def trade_off(conditions: list[tuple[str, Sequence[dict[str, Any]], Budget, Result]]) -> None:
+Condition = tuple[str, Sequence[dict[str, Any]], Budget, dict[str, Result]]
+
+
+def trade_off(conditions: list[Condition]) -> None:
     """R1, R2 and RL of the default with a growing lead prior, against each condition's best
-    baseline: shows whether any one setting can meet the targets on every set at once."""
+    baseline: shows whether any one setting can meet the targets on every set at once. Then an
+    oracle: for each article the better of the default and Lead-N, what a method that knew,
+    article by article, which of the two to trust would reach."""
     print(
         "\nTrade-off: the default with a lead prior (lead_weight), each metric minus the best"
         " baseline's (R1/R2/RL)"
@@ -271,17 +264,21 @@ def trade_off(conditions: list[tuple[str, Sequence[dict[str, Any]], Budget, Resu
         run = with_lead(weight)
         cells = []
         met = 0
-        for _, articles, budget, best in conditions:
+        for _, articles, budget, results in conditions:
+            best = results[best_baseline(results)]
             r = evaluate(articles, run, budget)
             margins = [a - b for a, b in zip(r.rouge, best.rouge, strict=True)]
             met += all(m > 0 for m in margins) and r.words <= best.words
             cells.append("/".join(f"{m:+.2f}" for m in margins))
         print(f"{weight:<12} " + " ".join(f"{cell:>24}" for cell in cells) + f"  met {met}")
     print("Oracle: for each article the better of the default and Lead-N, by R1")
-    for label, articles, budget, _ in conditions:
-        ours, lead_n, either = oracle_r1(articles, with_lead(0.0), lead, budget)
+    for label, _, _, results in conditions:
+        ours, lead_n = results[DEFAULT].r1_each, results["Lead-N"].r1_each
+        mean = [100 * sum(scores) / len(scores) for scores in (ours, lead_n)]
+        either = 100 * sum(map(max, ours, lead_n)) / len(ours)
         print(
-            f"{label:14} default {ours:6.2f}  Lead-N {lead_n:6.2f}  better of the two {either:6.2f}"
+            f"{label:14} default {mean[0]:6.2f}  Lead-N {mean[1]:6.2f}"
+            f"  better of the two {either:6.2f}"
         )
 
 
@@ -311,7 +308,7 @@ def main() -> None:
     args = parser.parse_args()
     runs = methods()
     checks: list[tuple[bool, str]] = []
-    conditions: list[tuple[str, Sequence[dict[str, Any]], Budget, Result]] = []
+    conditions: list[Condition] = []
     seconds = {DEFAULT: 0.0, SPEED_BASELINE: 0.0}
     every_article: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -330,8 +327,7 @@ def main() -> None:
             # The target budgets: the reference's sentence count and 3; one-sentence sets: 1.
             if label != "3" or plan[0][0] != "1":
                 checks.append(target_line(f"{path.stem} budget={label}", results))
-                best = max(BASELINES, key=lambda name: results[name].rouge[0])
-                conditions.append((f"{path.stem}/{label}", articles, budget, results[best]))
+                conditions.append((f"{path.stem}/{label}", articles, budget, results))
     passes = seconds[SPEED_BASELINE] / seconds[DEFAULT]
     timed = best_seconds(
         every_article, {name: runs[name] for name in (DEFAULT, SPEED_BASELINE)}, SPEED_ROUNDS
