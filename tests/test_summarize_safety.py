@@ -100,7 +100,7 @@ def _plain_greedy(
 ) -> list[int]:
     """`choose` without its early stop: every remaining candidate is rated at every step."""
     dangling = [i > 0 and is_dangling(s) for i, s in enumerate(sentences)]
-    bags = [frozenset(content_terms(s)) for s in sentences]
+    bags = [content_terms(s) for s in sentences]
     chosen: list[int] = []
     while len(chosen) < min(count, len(sentences)):
         best, best_rating = -1, -1.0

@@ -66,7 +66,7 @@ class Summarizer(ABC):
         adjustment cannot beat the best found: overlaps are worked out only for those looked at.
         """
         dangling = [i > 0 and is_dangling(sentence) for i, sentence in enumerate(candidates)]
-        bags = [frozenset(content_terms(s)) for s in candidates] if self.redundancy > 0 else []
+        bags = [content_terms(s) for s in candidates] if self.redundancy > 0 else []
         order = sorted(range(len(candidates)), key=lambda i: (-ratings[i], i))
         # Each candidate's highest overlap with the first `counted[i]` sentences taken.
         overlap = [0.0] * len(candidates)

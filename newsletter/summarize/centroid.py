@@ -43,7 +43,7 @@ class CentroidSummarizer(Summarizer):
     redundancy: float = 0.1
 
     def rate(self, candidates: Sequence[str], *, title: str | None) -> list[float]:
-        bags = [frozenset(content_terms(sentence)) for sentence in candidates]
+        bags = [content_terms(sentence) for sentence in candidates]
         shared = Counter(chain.from_iterable(bags))
         # Integer sums, so the result does not depend on set iteration order.
         centrality = [
@@ -53,7 +53,7 @@ class CentroidSummarizer(Summarizer):
             for bag in bags
         ]
         top = max(centrality) or 1.0
-        title_terms = frozenset(content_terms(title)) if title else frozenset()
+        title_terms = content_terms(title) if title else frozenset()
         ratings: list[float] = []
         for position, (sentence, bag, central) in enumerate(
             zip(candidates, bags, centrality, strict=True)

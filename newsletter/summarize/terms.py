@@ -47,13 +47,15 @@ _TERMS = _TermCache()
 
 
 @lru_cache(maxsize=8192)
-def content_terms(text: str) -> tuple[str, ...]:
-    """Stems of the topic-bearing words of `text`, in order, repeats kept.
+def content_terms(text: str) -> frozenset[str]:
+    """The distinct stems of the topic-bearing words of `text`: every method compares sentences
+    by the stems they share.
 
-    Cached: rating and redundancy removal both ask for the same sentences' terms.
+    Cached: rating and redundancy removal both ask for the same sentences' terms, and get the
+    same set rather than building it twice.
     """
     words = _WORD.findall(text.lower().replace("ё", "е"))
-    return tuple(filter(None, map(_TERMS.__getitem__, words)))
+    return frozenset(filter(None, map(_TERMS.__getitem__, words)))
 
 
 def clear_cache() -> None:

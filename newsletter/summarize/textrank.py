@@ -28,7 +28,7 @@ class TextRankSummarizer(Summarizer):
     max_iterations: int = 100
 
     def rate(self, candidates: Sequence[str], *, title: str | None) -> list[float]:
-        bags = [frozenset(content_terms(sentence)) for sentence in candidates]
+        bags = [content_terms(sentence) for sentence in candidates]
         size = len(bags)
         weights = [[0.0] * size for _ in range(size)]
         for i in range(size):
