@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from newsletter.store import queries
 from newsletter.store.db import session_scope
@@ -103,3 +103,17 @@ def test_statements_on_shared_deliveries_take_their_rows_in_id_order(pg_url: str
     for statement, _ in updates[:2]:
         assert "ORDER BY deliveries.id" in statement and "FOR UPDATE" in statement, statement
     assert [row["b_id"] for row in updates[2][1]] == [10, 20, 30]
+
+
+def test_a_sender_does_not_stop_while_deliveries_are_pending(tmp_path: Path) -> None:
+    # Another worker has just given a dead one's claims back: they are pending, nobody holds a
+    # lease and nothing is deferred. A worker looking now must claim them, not end its run
+    # with them "left for a later run".
+    engine, settings = sender_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    make_edition(engine, settings, tmp_path, ["reader@example.org"])
+    with session_scope(engine) as session:
+        edition_id = session.scalars(select(Edition.id)).one()
+        assert queries.enqueue_deliveries(session=session, edition_id=edition_id) == 1
+        assert queries.next_wakeup(session=session, edition_id=edition_id, owner="a:1:x")
+        session.execute(update(Delivery).values(status=DeliveryStatus.SENT))
+        assert queries.next_wakeup(session=session, edition_id=edition_id, owner="a:1:x") is None

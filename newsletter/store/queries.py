@@ -379,8 +379,16 @@ def wake_deferred(*, session: Session, edition_id: int, now: datetime) -> None:
 
 
 def next_wakeup(*, session: Session, edition_id: int, owner: str) -> datetime | None:
-    """When something of the edition next becomes claimable: a scheduled retry, or the end of
-    another sender's lease. None when nothing is left to wait for in this run."""
+    """When something of the edition next becomes claimable: now if anything is pending (a
+    dead sender's claims just given back, say), else a scheduled retry or the end of another
+    sender's lease. None when nothing is left to wait for in this run."""
+    pending = session.scalar(
+        select(Delivery.id)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING)
+        .limit(1)
+    )
+    if pending is not None:
+        return datetime.now(UTC)
     retry = session.scalar(
         select(func.min(Delivery.next_attempt_at)).where(
             Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.DEFERRED
