@@ -238,7 +238,13 @@ def summarize_seconds(engine: Engine, settings: Settings) -> float:
         ]
     began = time.perf_counter()
     for body, lang, title in bodies:
-        summarize(body, lang=lang, max_sentences=edition.SUMMARY_SENTENCES, title=title)
+        summarize(
+            body,
+            lang=lang,
+            max_words=settings.summary.words,
+            title=title,
+            lead_weight=settings.summary.lead_weight,
+        )
     return time.perf_counter() - began
 
 

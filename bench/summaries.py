@@ -48,7 +48,8 @@ from newsletter.summarize import METHODS, clean_text, split_sentences, summarize
 from newsletter.summarize.centroid import CentroidSummarizer
 from newsletter.summarize.terms import clear_cache
 
-DATA_DIR = Path("/work/shared/data/summaries")
+# `shared/` sits beside the clone, here and in CI.
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "summaries"
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 SUMY_LANGUAGE = {"en": "english", "ru": "russian"}
 DEFAULT = "default"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import ConfigError
+from newsletter.summarize import DEFAULT_LEAD_WEIGHT, DEFAULT_WORDS
 
 DEFAULT_DATABASE_URL = "sqlite:///newsletter.sqlite3"
 DEFAULT_TIMEZONE = ZoneInfo("Europe/Moscow")  # the site's own
@@ -51,6 +52,8 @@ _ENV_NAMES = {
     "web.confirm_days": "NEWSLETTER_WEB_CONFIRM_DAYS",
     "web.subscribe_per_hour": "NEWSLETTER_WEB_SUBSCRIBE_PER_HOUR",
     "web.sections": "NEWSLETTER_WEB_SECTIONS",
+    "summary.words": "NEWSLETTER_SUMMARY_WORDS",
+    "summary.lead_weight": "NEWSLETTER_SUMMARY_LEAD_WEIGHT",
 }
 _SECRET_ENV = {"secret_key": "NEWSLETTER_SECRET_KEY", "smtp.password": "NEWSLETTER_SMTP_PASSWORD"}
 
@@ -102,6 +105,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class SummarySettings:
+    """Article blurbs in the edition (defaults chosen on the dev sets by `bench/summaries.py`)."""
+
+    words: int = DEFAULT_WORDS  # at most this many words (whitespace-separated tokens) each
+    lead_weight: float = DEFAULT_LEAD_WEIGHT  # how much the lede is preferred; 0: not at all
+
+
+@dataclass(frozen=True)
 class Settings:
     """Optional fields are required only by the commands that use them; see the `require_*`."""
 
@@ -115,6 +126,7 @@ class Settings:
     delivery: DeliverySettings = DeliverySettings()
     dkim: DkimSettings = DkimSettings()
     web: WebSettings = WebSettings()
+    summary: SummarySettings = SummarySettings()
 
     def require_from(self) -> str:
         if not self.from_address:
@@ -199,6 +211,10 @@ def load_settings(
                 get("web.subscribe_per_hour"), WebSettings.subscribe_per_hour, 1
             ),
             sections=_sections(get("web.sections")),
+        ),
+        summary=SummarySettings(
+            words=_number(get("summary.words"), SummarySettings.words, 1),
+            lead_weight=_weight(get("summary.lead_weight"), SummarySettings.lead_weight),
         ),
     )
 
@@ -285,6 +301,19 @@ def _seconds(item: tuple[Any, str] | None, default: float) -> float:
     if not 0 <= seconds <= 3600 or isinstance(value, bool):
         raise ConfigError(f"{name}: must be between 0 and 3600 seconds, got {value!r}")
     return seconds
+
+
+def _weight(item: tuple[Any, str] | None, default: float) -> float:
+    if item is None:
+        return default
+    value, name = item
+    try:
+        weight = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    if not 0 <= weight <= 100 or isinstance(value, bool):
+        raise ConfigError(f"{name}: must be between 0 and 100, got {value!r}")
+    return weight
 
 
 def _flag(item: tuple[Any, str] | None, default: bool) -> bool:

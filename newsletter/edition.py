@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from newsletter.config import Settings
+from newsletter.config import Settings, SummarySettings
 from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem
 from newsletter.errors import EditionStateError, NothingToSend
 from newsletter.ingest import read_file
@@ -34,7 +34,6 @@ from newsletter.store.models import (
 from newsletter.summarize import guess_language, summarize, summarize_thread
 
 MAX_THREADS = 10
-SUMMARY_SENTENCES = 3
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,9 @@ def build(*, engine: Engine, settings: Settings, day: date) -> BuildResult:
             )
         edition.items.clear()
         session.flush()  # the old items' positions must be free before new ones take them
-        items = [_article_item(a) for a in articles] + [_thread_item(t) for t in threads]
+        items = [_article_item(a, settings.summary) for a in articles] + [
+            _thread_item(t) for t in threads
+        ]
         for position, item in enumerate(items):
             item.position = position
         edition.items.extend(items)
@@ -96,9 +97,13 @@ def build(*, engine: Engine, settings: Settings, day: date) -> BuildResult:
         return BuildResult(day, len(articles), len(threads), rebuilt)
 
 
-def _article_item(article: Article) -> EditionItem:
+def _article_item(article: Article, blurb: SummarySettings) -> EditionItem:
     summary = summarize(
-        article.body, lang=article.lang, max_sentences=SUMMARY_SENTENCES, title=article.title
+        article.body,
+        lang=article.lang,
+        max_words=blurb.words,
+        title=article.title,
+        lead_weight=blurb.lead_weight,
     )
     return EditionItem(
         kind=ItemKind.ARTICLE,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from newsletter.cli.common import state
 from newsletter.errors import InputError
 from newsletter.summarize import METHODS, summarize
 from newsletter.summarize.batch import summarize_jsonl
@@ -20,14 +21,24 @@ def register(app: typer.Typer) -> None:
 
 
 def summarize_command(
+    ctx: typer.Context,
     source: Annotated[
         str,
         typer.Argument(help="Text file to summarize, or - for standard input.", metavar="FILE|-"),
     ] = "-",
     lang: Annotated[str, typer.Option("--lang", help="Language of the text: en or ru.")] = "en",
+    words: Annotated[
+        int | None,
+        typer.Option(
+            "--words",
+            min=0,
+            help="At most this many words (whitespace-separated tokens); default: the "
+            "summary.words setting when --sentences is not given either.",
+        ),
+    ] = None,
     sentences: Annotated[
-        int, typer.Option("--sentences", min=0, help="At most this many sentences.")
-    ] = 3,
+        int | None, typer.Option("--sentences", min=0, help="At most this many sentences.")
+    ] = None,
     method: Annotated[
         str, typer.Option("--method", help=f"One of: {', '.join(sorted(METHODS))}.")
     ] = "default",
@@ -35,21 +46,38 @@ def summarize_command(
         bool,
         typer.Option(
             "--jsonl",
-            help='Read JSON Lines {"id", "lang", "title", "text", "max_sentences"} and write '
-            '{"id", "summary"} per line; --lang and --sentences are the defaults.',
+            help='Read JSON Lines {"id", "lang", "title", "text", "max_words", "max_sentences"} '
+            'and write {"id", "summary"} per line; --lang, --words and --sentences are the '
+            "defaults.",
         ),
     ] = False,
 ) -> None:
     """Print an extractive summary: sentences of the text, verbatim, in order, one per line."""
     name = "<stdin>" if source == "-" else source
+    settings = state(ctx).settings.summary
+    if words is None and sentences is None:
+        words = settings.words
     if jsonl:
         for result in summarize_jsonl(
-            _lines(source), source=name, method=method, lang=lang, max_sentences=sentences
+            _lines(source),
+            source=name,
+            method=method,
+            lang=lang,
+            max_words=words,
+            max_sentences=sentences,
+            lead_weight=settings.lead_weight,
         ):
             typer.echo(json.dumps(result, ensure_ascii=False))
         return
     text = "".join(_lines(source))
-    for sentence in summarize(text, lang=lang, max_sentences=sentences, method=method):
+    for sentence in summarize(
+        text,
+        lang=lang,
+        max_words=words,
+        max_sentences=sentences,
+        method=method,
+        lead_weight=settings.lead_weight,
+    ):
         typer.echo(sentence)
 
 

@@ -37,14 +37,20 @@ class Summarizer(ABC):
     redundancy: float = 0.0
 
     def __call__(
-        self, sentences: Sequence[str], count: int, *, title: str | None = None
+        self,
+        sentences: Sequence[str],
+        count: int | None = None,
+        *,
+        max_words: int | None = None,
+        title: str | None = None,
     ) -> tuple[str, ...]:
-        """Up to `count` of the split `sentences`, in document order; () when none qualifies."""
+        """Up to `count` of the split `sentences` and `max_words` words in all (None: no such
+        limit), in document order; () when none qualifies or none fits."""
         candidates = [sentence for sentence in sentences if self.is_candidate(sentence)]
-        if count < 1 or not candidates:
+        if (count is not None and count < 1) or not candidates:
             return ()
         ratings = self.rate(candidates, title=title)
-        return tuple(candidates[i] for i in self.choose(candidates, ratings, count))
+        return tuple(candidates[i] for i in self.choose(candidates, ratings, count, max_words))
 
     @abstractmethod
     def rate(self, candidates: Sequence[str], *, title: str | None) -> list[float]:
@@ -55,8 +61,15 @@ class Summarizer(ABC):
         words = word_count(sentence)
         return self.min_words <= words <= self.max_words and not is_boilerplate(sentence)
 
-    def choose(self, candidates: Sequence[str], ratings: Sequence[float], count: int) -> list[int]:
-        """Indexes of up to `count` candidates in document order, taken greedily.
+    def choose(
+        self,
+        candidates: Sequence[str],
+        ratings: Sequence[float],
+        count: int | None,
+        max_words: int | None = None,
+    ) -> list[int]:
+        """Indexes of up to `count` candidates of at most `max_words` words in all, in document
+        order, taken greedily (None: no such limit).
 
         Each step takes the best adjusted rating; ties go to the earlier sentence, so the result
         never depends on anything but the input. A dangling candidate is penalised unless the
@@ -64,7 +77,11 @@ class Summarizer(ABC):
         point at, so it may dangle). Adjustments only ever lower a rating, so each step looks at
         candidates from the highest rating down and stops at the first whose rating before
         adjustment cannot beat the best found: overlaps are worked out only for those looked at.
+        A candidate longer than the words left is passed over, and the choice ends when none fits.
         """
+        limit = len(candidates) if count is None else min(count, len(candidates))
+        words_left = math.inf if max_words is None else max_words
+        lengths = [word_count(s) for s in candidates]
         dangling = [i > 0 and is_dangling(sentence) for i, sentence in enumerate(candidates)]
         bags = [content_terms(s) for s in candidates] if self.redundancy > 0 else []
         order = sorted(range(len(candidates)), key=lambda i: (-ratings[i], i))
@@ -73,12 +90,12 @@ class Summarizer(ABC):
         counted = [0] * len(candidates)
         taken: list[int] = []
         chosen: set[int] = set()
-        while len(taken) < min(count, len(candidates)):
+        while len(taken) < limit:
             best, best_rating = -1, -math.inf
             for i in order:
                 if ratings[i] < best_rating:
                     break
-                if i in chosen:
+                if i in chosen or lengths[i] > words_left:
                     continue
                 if bags:
                     for j in taken[counted[i] :]:
@@ -89,8 +106,11 @@ class Summarizer(ABC):
                     rating *= self.dangling_penalty
                 if rating > best_rating or (rating == best_rating and i < best):
                     best, best_rating = i, rating
+            if best < 0:
+                break
             taken.append(best)
             chosen.add(best)
+            words_left -= lengths[best]
         return sorted(taken)
 
 

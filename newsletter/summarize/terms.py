@@ -14,7 +14,6 @@ from functools import lru_cache
 import snowballstemmer
 
 from newsletter.summarize.stopwords import STOP_WORDS
-from newsletter.summarize.text import word_count
 
 _WORD = re.compile(r"[^\W\d_]+")
 _ENGLISH = snowballstemmer.stemmer("english")
@@ -59,8 +58,7 @@ def content_terms(text: str) -> frozenset[str]:
 
 
 def clear_cache() -> None:
-    """Forget every cached term and word count, as in a fresh process: for timings that must
+    """Forget every cached term, as in a fresh process: for timings that must
     start cold."""
     content_terms.cache_clear()
-    word_count.cache_clear()
     _TERMS.clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
 
 from razdel import sentenize
 
@@ -62,8 +61,6 @@ _BYLINE_MAX_WORDS = 8
 # so a segment with none of them before its last character is one sentence. (A smiley such as
 # ":)" is a boundary of its own.)
 _RAZDEL_BREAK = re.compile(r"[.?!…;]|[=:]-?[()]")
-# A token with no letter or digit in it (a dash, an ellipsis).
-_NON_WORD_TOKEN = re.compile(r"(?:\W|_)+")
 
 _DANGLING = re.compile(
     r"""^(?:
@@ -126,17 +123,11 @@ def split_sentences(text: str, lang: str) -> list[str]:
     ]
 
 
-@lru_cache(maxsize=8192)
-def word_count(sentence: str) -> int:
-    """Whitespace-separated tokens holding a letter or digit (a lone dash is not a word).
-
-    Cached: choosing candidates and rating them both ask for the same sentences' counts. A token
-    goes to the regex only when `isalnum` (fast, in C) does not settle it.
-    """
-    tokens = sentence.split()
-    return len(tokens) - sum(
-        1 for token in tokens if not token.isalnum() and _NON_WORD_TOKEN.fullmatch(token)
-    )
+def word_count(text: str) -> int:
+    """Whitespace-separated tokens, a spaced dash included: the count word budgets are given in
+    and evaluation harnesses use (`len(text.split())`), so "at most 55 words" means the same to
+    the summarizer, the reader and the bench."""
+    return len(text.split())
 
 
 def is_boilerplate(sentence: str) -> bool:
