@@ -43,7 +43,7 @@ from newsletter.deliver.sink import free_port
 from newsletter.messages import Messages
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
-from newsletter.store.models import Delivery, Subscriber, SubscriberStatus
+from newsletter.store.models import Delivery, Subscriber, SubscriberStatus, new_link_key
 
 DAY = date(2024, 12, 23)
 SAMPLES = Path(edition.__file__).parent / "sample_content"
@@ -203,12 +203,13 @@ def _stock(settings: Settings, work: Path, subscribers: int) -> tuple[int, int]:
                     for i in range(start, min(start + 50_000, subscribers))
                 ],
             )
+    key = new_link_key()
     envelope = messages.envelope(
         variant=messages.variant(lang="en"),
         to_address="reader0000001@example.org",
         to_name="Reader 1",
-        unsubscribe=messages.unsubscribe_url(1),
-        message_id=messages.message_id(edition_id=1, subscriber_id=1),
+        unsubscribe=messages.unsubscribe_url(key),
+        message_id=messages.message_id(subscriber_id=1, key=key),
     )
     engine.dispose()
     return len(html), len(envelope.data)

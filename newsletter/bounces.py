@@ -11,7 +11,6 @@ from __future__ import annotations
 import mailbox
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from newsletter.config import Settings
 from newsletter.deliver.reports import BOUNCE, COMPLAINT, Finding, MalformedReport, read_report
 from newsletter.errors import InputError
-from newsletter.messages import read_message_id
+from newsletter.messages import parse_message_id
 from newsletter.store import queries
 from newsletter.store.db import session_scope
 from newsletter.store.models import Subscriber, SubscriberStatus
@@ -102,15 +101,26 @@ def _subscriber(session: Session, settings: Settings, finding: Finding) -> Subsc
             return found
     if finding.message_id is None or settings.secret_key is None:
         return None
+    return _signed_recipient(session, settings.secret_key, finding.message_id)
 
-    def edition_id_of(day: date) -> int | None:
-        edition = queries.get_edition(session=session, edition_date=day)
-        return None if edition is None else edition.id
 
-    ids = read_message_id(
-        finding.message_id, secret=settings.secret_key, edition_id_of=edition_id_of
-    )
-    return None if ids is None else session.get(Subscriber, ids[1])
+def _signed_recipient(session: Session, secret: str, message_id: str) -> Subscriber | None:
+    """The subscriber our message with this Message-ID went to; None when it is not ours (or
+    its recipient's row is gone: a row that took over their id has another link key)."""
+    parsed = parse_message_id(message_id)
+    if parsed is None:
+        return None
+    subscriber = session.get(Subscriber, parsed.subscriber_id)
+    if subscriber is None:
+        return None
+    if parsed.signed_for(secret=secret, key=subscriber.link_key):
+        return subscriber
+    if not subscriber.legacy_id_links:
+        return None
+    edition = queries.get_edition(session=session, edition_date=parsed.edition_date)
+    if edition is None or not parsed.signed_before_keys(secret=secret, edition_id=edition.id):
+        return None
+    return subscriber
 
 
 def _messages(path: Path) -> Iterator[tuple[str, EmailMessage]]:

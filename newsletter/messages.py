@@ -5,7 +5,7 @@ encoded once, and a recipient's copy is their links and To: put into it (`envelo
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from email.message import EmailMessage
@@ -67,31 +67,34 @@ class Messages:
             self._empty[variant] = not content.articles and not content.threads
         return self._empty[variant]
 
-    def unsubscribe_url(self, subscriber_id: int) -> str:
+    def unsubscribe_url(self, key: str | None) -> str:
+        """The unsubscribe link of the subscriber with this link key; None: a test copy's."""
         return unsubscribe_url(
             base_url=self._settings.require_base_url(),
             secret=self._settings.require_secret_key(),
-            subscriber_id=subscriber_id,
+            key=key,
         )
 
-    def preferences_url(self, subscriber_id: int) -> str:
+    def preferences_url(self, key: str | None) -> str:
+        """The preferences link of the subscriber with this link key; None: a test copy's."""
         return preferences_url(
             base_url=self._settings.require_base_url(),
             secret=self._settings.require_secret_key(),
-            subscriber_id=subscriber_id,
+            key=key,
         )
 
     def new_message_id(self, idstring: str | None = None) -> str:
         return make_msgid(idstring=idstring, domain=self._domain)
 
-    def message_id(self, *, edition_id: int, subscriber_id: int) -> str:
+    def message_id(self, *, subscriber_id: int, key: str) -> str:
         """The same for every attempt at one delivery, so a copy sent again after a crash can be
-        recognised; signed, so bounce processing can trust the subscriber id in it."""
+        recognised; signed over the subscriber's link key, so that a bounce or complaint quoting
+        it proves it concerns our message to that very subscriber."""
         return delivery_message_id(
             secret=self._settings.require_secret_key(),
             edition_date=self._content.edition_date,
-            edition_id=edition_id,
             subscriber_id=subscriber_id,
+            key=key,
             domain=self._domain,
         )
 
@@ -172,33 +175,49 @@ class Messages:
 
 
 def delivery_message_id(
-    *, secret: str, edition_date: date, edition_id: int, subscriber_id: int, domain: str
+    *, secret: str, edition_date: date, subscriber_id: int, key: str, domain: str
 ) -> str:
-    """`<YYYYMMDD.SUBSCRIBER.SIGNATURE@domain>`"""
-    tag = _signature(secret, edition_id, subscriber_id)
+    """`<YYYYMMDD.SUBSCRIBER.SIGNATURE@domain>`: the signature covers the day, the row id and the
+    subscriber's link key, so it matches no one else even where the id was reused."""
+    tag = _signature(secret, f"message-id:{edition_date:%Y%m%d}:{subscriber_id}:{key}")
     return f"<{edition_date:%Y%m%d}.{subscriber_id}.{tag}@{domain}>"
 
 
-def read_message_id(
-    message_id: str, *, secret: str, edition_id_of: Callable[[date], int | None]
-) -> tuple[int, int] | None:
-    """(edition id, subscriber id) of a Message-ID this product made, None for any other."""
+@dataclass(frozen=True)
+class DeliveryMessageId:
+    """A Message-ID in the form `delivery_message_id` makes, not yet checked."""
+
+    edition_date: date
+    subscriber_id: int
+    tag: str
+
+    def signed_for(self, *, secret: str, key: str) -> bool:
+        """Made by us for the subscriber with this link key."""
+        day = f"{self.edition_date:%Y%m%d}"
+        expected = _signature(secret, f"message-id:{day}:{self.subscriber_id}:{key}")
+        return hmac.compare_digest(self.tag, expected)
+
+    def signed_before_keys(self, *, secret: str, edition_id: int) -> bool:
+        """Made by us, before link keys, for this row id and edition: proof only for a row that
+        was on the list then (`Subscriber.legacy_id_links`)."""
+        expected = _signature(secret, f"message-id:{edition_id}:{self.subscriber_id}")
+        return hmac.compare_digest(self.tag, expected)
+
+
+def parse_message_id(message_id: str) -> DeliveryMessageId | None:
+    """The parts of a Message-ID in our form; None for any other."""
     local = message_id.strip().strip("<>").partition("@")[0]
     parts = local.split(".")
     if len(parts) != 3 or len(parts[0]) != 8 or not (parts[0] + parts[1]).isdigit():
+        return None
+    if len(parts[1]) > 18 or not parts[2].isascii():
         return None
     try:
         day = date(int(parts[0][:4]), int(parts[0][4:6]), int(parts[0][6:8]))
     except ValueError:
         return None
-    edition_id, subscriber_id = edition_id_of(day), int(parts[1])
-    if edition_id is None or not hmac.compare_digest(
-        parts[2], _signature(secret, edition_id, subscriber_id)
-    ):
-        return None
-    return edition_id, subscriber_id
+    return DeliveryMessageId(day, int(parts[1]), parts[2])
 
 
-def _signature(secret: str, edition_id: int, subscriber_id: int) -> str:
-    mac = hmac.new(secret.encode(), f"message-id:{edition_id}:{subscriber_id}".encode(), "sha256")
-    return mac.hexdigest()[:16]
+def _signature(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), "sha256").hexdigest()[:16]

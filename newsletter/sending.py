@@ -143,10 +143,10 @@ def dry_run(*, engine: Engine, settings: Settings, day: date) -> int:
                     variant=variant,
                     to_address=subscriber.email,
                     to_name=subscriber.name,
-                    unsubscribe=messages.unsubscribe_url(subscriber.id),
-                    preferences=messages.preferences_url(subscriber.id),
+                    unsubscribe=messages.unsubscribe_url(subscriber.link_key),
+                    preferences=messages.preferences_url(subscriber.link_key),
                     message_id=messages.message_id(
-                        edition_id=edition_id, subscriber_id=subscriber.id
+                        subscriber_id=subscriber.id, key=subscriber.link_key
                     ),
                 )
                 composed += 1
@@ -159,7 +159,9 @@ def send_test(
     *, engine: Engine, settings: Settings, day: date, to: str, lang: str, transport: SmtpTransport
 ) -> str:
     """One copy to one address, made as subscribers' copies are and recorded nowhere: for
-    editors checking an edition."""
+    editors checking an edition. Its links are signed like a subscriber's, and their pages
+    say they belong to a test copy and change nothing."""
+    settings.require_secret_key()
     address = normalize_address(to)
     with session_scope(engine) as session:
         content = content_of(require_edition(session=session, day=day), settings)
@@ -168,7 +170,8 @@ def send_test(
         variant=messages.variant(lang=lang),
         to_address=address,
         to_name=None,
-        unsubscribe=f"{settings.require_base_url()}/unsubscribe/test",
+        unsubscribe=messages.unsubscribe_url(None),
+        preferences=messages.preferences_url(None),
         message_id=messages.new_message_id(),
     )
     try:
@@ -263,8 +266,8 @@ class _Run:
             variant=self._variant(claim),
             to_address=claim.email,
             to_name=claim.name,
-            unsubscribe=self.messages.unsubscribe_url(claim.subscriber_id),
-            preferences=self.messages.preferences_url(claim.subscriber_id),
+            unsubscribe=self.messages.unsubscribe_url(claim.link_key),
+            preferences=self.messages.preferences_url(claim.link_key),
             message_id=job.message_id,
         )
 
@@ -332,9 +335,7 @@ class _Run:
         for claim in claims:
             job = Job(
                 claim,
-                self.messages.message_id(
-                    edition_id=self.edition_id, subscriber_id=claim.subscriber_id
-                ),
+                self.messages.message_id(subscriber_id=claim.subscriber_id, key=claim.link_key),
             )
             if claim.subscriber_status is SubscriberStatus.ACTIVE and not self.messages.is_empty(
                 self._variant(claim)

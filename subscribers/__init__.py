@@ -25,10 +25,13 @@ from subscribers.errors import (
 )
 from subscribers.history import record_change
 from subscribers.preferences import content_for, wants
+from subscribers.queries import subscriber_for_link
 from subscribers.service import add_subscriber, remove_subscriber
 from subscribers.suppression import Forgotten, address_hash, forget, is_suppressed
 from subscribers.tokens import (
+    Link,
     confirm_url,
+    make_test_token,
     make_timed_token,
     make_token,
     preferences_url,
@@ -48,6 +51,7 @@ __all__ = [
     "InvalidAddress",
     "InvalidToken",
     "InvalidValue",
+    "Link",
     "RowProblem",
     "Suppressed",
     "add_subscriber",
@@ -60,6 +64,7 @@ __all__ = [
     "forget",
     "import_csv",
     "is_suppressed",
+    "make_test_token",
     "make_timed_token",
     "make_token",
     "normalize_address",
@@ -69,6 +74,7 @@ __all__ = [
     "record_change",
     "remove_subscriber",
     "request_subscription",
+    "subscriber_for_link",
     "unsubscribe",
     "unsubscribe_url",
     "update_preferences",

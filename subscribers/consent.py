@@ -33,6 +33,7 @@ class Confirmation:
     subscriber_id: int
     email: str
     lang: str
+    key: str  # the subscriber's link key, which the confirmation link carries
 
 
 def request_subscription(
@@ -69,7 +70,7 @@ def request_subscription(
         )
     subscriber.confirmation_sent_at = now
     session.flush()
-    return Confirmation(subscriber.id, subscriber.email, subscriber.lang)
+    return Confirmation(subscriber.id, subscriber.email, subscriber.lang, subscriber.link_key)
 
 
 def confirmation_failed(*, session: Session, subscriber_id: int) -> None:

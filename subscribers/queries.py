@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from newsletter.store.models import Article, SubscriberEvent, Suppression
+from newsletter.store.models import Article, Subscriber, SubscriberEvent, Suppression
+from subscribers.tokens import Link
 
 _IN_CHUNK = 500  # stays under SQLite's bound-parameter limit
 _LIST_CHUNK = 20_000  # addresses passed as one array parameter
@@ -22,6 +23,18 @@ def history_of(*, session: Session, subscriber_id: int) -> Sequence[SubscriberEv
         .where(SubscriberEvent.subscriber_id == subscriber_id)
         .order_by(SubscriberEvent.at, SubscriberEvent.id)
     ).all()
+
+
+def subscriber_for_link(*, session: Session, link: Link) -> Subscriber | None:
+    """The subscriber a genuine link speaks for; None when their row is gone (or for a test
+    copy's link). A link carrying a row id finds only a row that was on the list when such links
+    were mailed: a row that took over the id of an erased one has never been sent them."""
+    if link.key is not None:
+        return session.scalars(select(Subscriber).where(Subscriber.link_key == link.key)).first()
+    if link.legacy_id is not None:
+        found = session.get(Subscriber, link.legacy_id)
+        return found if found is not None and found.legacy_id_links else None
+    return None
 
 
 def suppressed_among(*, session: Session, hashes: Sequence[str]) -> set[str]:

@@ -18,7 +18,7 @@ from newsletter.errors import InputError
 from newsletter.messages import delivery_message_id
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
-from newsletter.store.models import Edition, Subscriber, SubscriberEvent, SubscriberStatus
+from newsletter.store.models import Subscriber, SubscriberEvent, SubscriberStatus
 from tests.conftest import FIXTURES
 from tests.smtp_faults import DAY, make_edition
 
@@ -60,16 +60,17 @@ def _reports(engine: Engine, settings: Settings) -> list[bytes]:
     """The fixture reports; the redacted complaint gets the Message-ID of the message we sent
     to hidden@isp.example."""
     with session_scope(engine) as session:
-        edition_id = session.scalars(select(Edition.id)).one()
-        hidden = session.scalars(
-            select(Subscriber.id).where(Subscriber.email == "hidden@isp.example")
+        hidden = session.execute(
+            select(Subscriber.id, Subscriber.link_key).where(
+                Subscriber.email == "hidden@isp.example"
+            )
         ).one()
     assert settings.secret_key is not None
     message_id = delivery_message_id(
         secret=settings.secret_key,
         edition_date=DAY,
-        edition_id=edition_id,
-        subscriber_id=hidden,
+        subscriber_id=hidden.id,
+        key=hidden.link_key,
         domain="vpk-news.example",
     )
     return [

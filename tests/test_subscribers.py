@@ -14,7 +14,13 @@ from sqlalchemy import Engine, func, select
 from newsletter.errors import InputError, NewsletterError
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
-from newsletter.store.models import Delivery, Edition, Subscriber, SubscriberStatus
+from newsletter.store.models import (
+    Delivery,
+    Edition,
+    Subscriber,
+    SubscriberStatus,
+    new_link_key,
+)
 from newsletter.store.queries import get_subscriber
 from subscribers import (
     ImportRejected,
@@ -22,6 +28,7 @@ from subscribers import (
     InvalidAddress,
     InvalidToken,
     InvalidValue,
+    Link,
     RowProblem,
     add_subscriber,
     export_csv,
@@ -453,29 +460,37 @@ def test_remove_an_unknown_address(engine: Engine) -> None:
 # --- tokens ---
 
 
+KEY, OTHER_KEY = new_link_key(), new_link_key()
+
+
 def test_token_round_trip() -> None:
-    token = make_token(secret=SECRET, purpose="unsubscribe", subscriber_id=42)
-    assert read_token(secret=SECRET, purpose="unsubscribe", token=token) == 42
+    token = make_token(secret=SECRET, purpose="unsubscribe", key=KEY)
+    assert read_token(secret=SECRET, purpose="unsubscribe", token=token) == Link(key=KEY)
+
+
+def test_a_link_mailed_before_keys_reads_as_a_row_id() -> None:
+    token = URLSafeSerializer(SECRET, salt="unsubscribe").dumps(42)
+    assert read_token(secret=SECRET, purpose="unsubscribe", token=token) == Link(legacy_id=42)
 
 
 def test_unsubscribe_url_carries_a_readable_token() -> None:
-    url = unsubscribe_url(base_url="https://vpk.example/", secret=SECRET, subscriber_id=7)
+    url = unsubscribe_url(base_url="https://vpk.example/", secret=SECRET, key=KEY)
     prefix = "https://vpk.example/unsubscribe/"
     assert url.startswith(prefix)
-    assert read_token(secret=SECRET, purpose="unsubscribe", token=url[len(prefix) :]) == 7
+    assert read_token(secret=SECRET, purpose="unsubscribe", token=url[len(prefix) :]).key == KEY
 
 
 def test_tampered_token_is_refused() -> None:
-    token = make_token(secret=SECRET, purpose="unsubscribe", subscriber_id=42)
+    token = make_token(secret=SECRET, purpose="unsubscribe", key=KEY)
     payload, signature = token.split(".")
-    forged = make_token(secret=SECRET, purpose="unsubscribe", subscriber_id=43).split(".")[0]
+    forged = make_token(secret=SECRET, purpose="unsubscribe", key=OTHER_KEY).split(".")[0]
     for bad in (f"{forged}.{signature}", f"{payload}.{signature[:-2]}xx", "garbage", ""):
         with pytest.raises(InvalidToken):
             read_token(secret=SECRET, purpose="unsubscribe", token=bad)
 
 
 def test_token_for_another_purpose_or_secret_is_refused() -> None:
-    token = make_token(secret=SECRET, purpose="confirm", subscriber_id=42)
+    token = make_token(secret=SECRET, purpose="confirm", key=KEY)
     with pytest.raises(InvalidToken, match="unsubscribe link is invalid"):
         read_token(secret=SECRET, purpose="unsubscribe", token=token)
     with pytest.raises(InvalidToken):
@@ -483,6 +498,7 @@ def test_token_for_another_purpose_or_secret_is_refused() -> None:
 
 
 def test_token_signed_over_something_else_is_refused() -> None:
-    token = URLSafeSerializer(SECRET, salt="unsubscribe").dumps("42")
-    with pytest.raises(InvalidToken, match="does not carry a subscriber id"):
-        read_token(secret=SECRET, purpose="unsubscribe", token=token)
+    for payload in ("42", True, [KEY], {"test": False}):
+        token = URLSafeSerializer(SECRET, salt="unsubscribe").dumps(payload)
+        with pytest.raises(InvalidToken, match="does not name a subscriber"):
+            read_token(secret=SECRET, purpose="unsubscribe", token=token)

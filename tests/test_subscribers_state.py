@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from newsletter.content import ArticleItem, EditionContent, ThreadItem
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import _config, upgrade
-from newsletter.store.models import Subscriber, SubscriberEvent, SubscriberStatus
+from newsletter.store.models import Subscriber, SubscriberEvent, SubscriberStatus, new_link_key
 from subscribers import (
     Confirmed,
     ExpiredToken,
@@ -40,14 +40,16 @@ T0 = 1_750_000_000.0
 
 # --- signed links ---
 
+KEY = new_link_key()
+
 
 def test_a_timed_token_works_until_it_expires() -> None:
-    token = make_timed_token(secret=SECRET, purpose="confirm", subscriber_id=5, clock=lambda: T0)
+    token = make_timed_token(secret=SECRET, purpose="confirm", key=KEY, clock=lambda: T0)
     within = T0 + WEEK.total_seconds() - 1
     read = read_timed_token(
         secret=SECRET, purpose="confirm", token=token, max_age=WEEK, clock=lambda: within
     )
-    assert read == 5
+    assert read.key == KEY
     with pytest.raises(ExpiredToken, match="the confirm link has expired"):
         read_timed_token(
             secret=SECRET,
@@ -59,7 +61,7 @@ def test_a_timed_token_works_until_it_expires() -> None:
 
 
 def test_a_tampered_or_misdirected_timed_token_is_invalid_not_expired() -> None:
-    token = make_timed_token(secret=SECRET, purpose="confirm", subscriber_id=5, clock=lambda: T0)
+    token = make_timed_token(secret=SECRET, purpose="confirm", key=KEY, clock=lambda: T0)
     for bad, purpose in ((token[:-2] + "xx", "confirm"), (token, "preferences")):
         with pytest.raises(InvalidToken) as caught:
             read_timed_token(
@@ -69,13 +71,13 @@ def test_a_tampered_or_misdirected_timed_token_is_invalid_not_expired() -> None:
 
 
 def test_links_carry_their_purpose() -> None:
-    prefs = preferences_url(base_url="https://x.example/nl/", secret=SECRET, subscriber_id=3)
+    prefs = preferences_url(base_url="https://x.example/nl/", secret=SECRET, key=KEY)
     assert prefs.startswith("https://x.example/nl/preferences/")
     token = prefs.rsplit("/", 1)[1]
-    assert read_token(secret=SECRET, purpose="preferences", token=token) == 3
+    assert read_token(secret=SECRET, purpose="preferences", token=token).key == KEY
     with pytest.raises(InvalidToken):
         read_token(secret=SECRET, purpose="unsubscribe", token=token)
-    link = confirm_url(base_url="https://x.example/nl", secret=SECRET, subscriber_id=3)
+    link = confirm_url(base_url="https://x.example/nl", secret=SECRET, key=KEY)
     assert link.startswith("https://x.example/nl/confirm/")
 
 

@@ -28,6 +28,7 @@ from newsletter.store.models import (
     Subscriber,
     SubscriberEvent,
     SubscriberStatus,
+    new_link_key,
 )
 from newsletter.store.queries import get_edition, get_subscriber, store_batch
 from newsletter.web import create_app
@@ -103,7 +104,7 @@ class Site:
     def token(self, purpose: str, email: str) -> str:
         stored = self.subscriber(email)
         assert stored is not None and self.settings.secret_key
-        return make_token(secret=self.settings.secret_key, purpose=purpose, subscriber_id=stored.id)
+        return make_token(secret=self.settings.secret_key, purpose=purpose, key=stored.link_key)
 
 
 @contextmanager
@@ -275,7 +276,7 @@ def test_tampered_links_get_a_clear_page(site: Site, path: str) -> None:
     token = site.confirm_links()[0].rsplit("/", 1)[1] if path == "confirm" else None
     token = token or site.token(path, "ann@example.org")
     payload, _, signature = token.rpartition(".")
-    other = make_token(secret="another-secret-0123456789", purpose=path, subscriber_id=1)
+    other = make_token(secret="another-secret-0123456789", purpose=path, key=new_link_key())
     for bad in (f"{payload}.{signature[:-3]}abc", "x" * 40, other, f"{token}x"):
         page = site.http.get(f"/{path}/{bad}")
         assert page.status_code == 400, bad
@@ -415,7 +416,7 @@ def test_one_click_unsubscribe_is_idempotent(site: Site) -> None:
         add_subscriber(session=session, email="ann@example.org")
     ann = site.subscriber("ann@example.org")
     assert ann is not None and site.settings.secret_key
-    url = unsubscribe_url(base_url=site.base, secret=site.settings.secret_key, subscriber_id=ann.id)
+    url = unsubscribe_url(base_url=site.base, secret=site.settings.secret_key, key=ann.link_key)
     page = site.http.get(url)
     assert page.status_code == 200
     assert 'name="List-Unsubscribe" value="One-Click"' in page.text

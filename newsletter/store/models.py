@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     Dialect,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -48,6 +51,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+LINK_KEY_LENGTH = 32  # characters of `new_link_key`
+
+
+def new_link_key() -> str:
+    """192 random bits, URL-safe: what a subscriber's links name them by. A row id cannot do
+    that job, as SQLite hands a deleted row's id to the next row."""
+    return secrets.token_urlsafe(24)
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -169,6 +181,14 @@ class Subscriber(Base):
     confirmation_sent_at: Mapped[datetime | None]
     # Tags of the articles they want; empty means everything.
     sections: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Every link in their mail carries this key (signed): it is never reused and is deleted
+    # with the row, so an erased person's links act on nobody.
+    link_key: Mapped[str] = mapped_column(
+        String(LINK_KEY_LENGTH), default=new_link_key, unique=True, index=True
+    )
+    # On the list before links carried keys: their old links, which carry the row id, are
+    # honoured for this row only. New rows never are, so a reused id matches no old link.
+    legacy_id_links: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # One person, one row, whatever the capitalisation they typed.

@@ -212,6 +212,7 @@ class ClaimedDelivery:
 
     id: int
     subscriber_id: int
+    link_key: str
     email: str
     name: str | None
     lang: str
@@ -280,6 +281,7 @@ def claim_deliveries(
         select(
             Delivery.id,
             Subscriber.id,
+            Subscriber.link_key,
             Subscriber.email,
             Subscriber.name,
             Subscriber.lang,

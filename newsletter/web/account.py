@@ -24,11 +24,13 @@ _MAX_TAG = 100
 
 def unsubscribe_page(web: Web) -> Endpoint:
     async def unsubscribe(request: Request) -> Response:
-        subscriber_id = subs.read_token(
+        link = subs.read_token(
             secret=web.secret, purpose=UNSUBSCRIBE, token=request.path_params["token"]
         )
+        if link.test:
+            return _test_copy(web, "unsubscribe the reader of a real edition")
         if request.method == "GET":
-            subscriber = await run_in_threadpool(_subscriber, web, subscriber_id)
+            subscriber = await run_in_threadpool(_subscriber, web, link)
             if subscriber is None or not _mailed(subscriber):
                 return _unsubscribed(web)
             return web.page("unsubscribe.html.j2", title="Unsubscribe", email=subscriber.email)
@@ -39,10 +41,19 @@ def unsubscribe_page(web: Web) -> Endpoint:
             raise BadForm("Expected the form field List-Unsubscribe=One-Click.")
         via = field(fields, "via", max_length=10)
         cause = "unsubscribe page" if via == "page" else "one-click unsubscribe (mail client)"
-        await run_in_threadpool(_run_unsubscribe, web, subscriber_id, cause)
+        await run_in_threadpool(_run_unsubscribe, web, link, cause)
         return _unsubscribed(web)
 
     return unsubscribe
+
+
+def _test_copy(web: Web, action: str) -> Response:
+    """What a test copy's link answers (`send --to`): it names nobody, so it changes nothing."""
+    return web.message(
+        "This is a test copy",
+        f"This link comes from a test copy of the edition. In a subscriber's copy it would "
+        f"{action}; here nothing was changed.",
+    )
 
 
 def _mailed(subscriber: Subscriber) -> bool:
@@ -58,20 +69,26 @@ def _unsubscribed(web: Web) -> Response:
     )
 
 
-def _subscriber(web: Web, subscriber_id: int) -> Subscriber | None:
+def _subscriber(web: Web, link: subs.Link) -> Subscriber | None:
     with session_scope(web.engine) as session:
-        return session.get(Subscriber, subscriber_id)
+        return subs.subscriber_for_link(session=session, link=link)
 
 
-def _run_unsubscribe(web: Web, subscriber_id: int, cause: str) -> None:
+def _run_unsubscribe(web: Web, link: subs.Link, cause: str) -> None:
     with session_scope(web.engine) as session:
-        subs.unsubscribe(session=session, subscriber_id=subscriber_id, now=web.now(), cause=cause)
+        subscriber = subs.subscriber_for_link(session=session, link=link)
+        if subscriber is not None:  # erased: already never mailed
+            subs.unsubscribe(
+                session=session, subscriber_id=subscriber.id, now=web.now(), cause=cause
+            )
 
 
 def preferences_page(web: Web) -> Endpoint:
     async def preferences(request: Request) -> Response:
         token = request.path_params["token"]
-        subscriber_id = subs.read_token(secret=web.secret, purpose=PREFERENCES, token=token)
+        link = subs.read_token(secret=web.secret, purpose=PREFERENCES, token=token)
+        if link.test:
+            return _test_copy(web, "open that reader's language and sections")
         saved = False
         if request.method == "POST":
             fields = await read_form(request)
@@ -81,13 +98,11 @@ def preferences_page(web: Web) -> Endpoint:
             if any(len(tag) > _MAX_TAG for tag in chosen):
                 raise BadForm(f"A section name is longer than {_MAX_TAG} characters.")
             try:
-                stored = await run_in_threadpool(
-                    _save_preferences, web, subscriber_id, lang, chosen
-                )
+                stored = await run_in_threadpool(_save_preferences, web, link, lang, chosen)
             except subs.InvalidValue as exc:
                 raise BadForm(f"Cannot save these preferences: {exc.reason}.") from None
             saved = stored is not None
-        subscriber = await run_in_threadpool(_subscriber, web, subscriber_id)
+        subscriber = await run_in_threadpool(_subscriber, web, link)
         if subscriber is None:
             return web.message(
                 "Link no longer valid",
@@ -109,7 +124,7 @@ def preferences_page(web: Web) -> Endpoint:
             chosen=set(subscriber.sections),
             saved=saved,
             unsubscribe_link=subs.unsubscribe_url(
-                base_url=web.base_url, secret=web.secret, subscriber_id=subscriber_id
+                base_url=web.base_url, secret=web.secret, key=subscriber.link_key
             ),
         )
 
@@ -130,16 +145,14 @@ def _offered(web: Web, session: Session, subscriber: Subscriber) -> list[str]:
     return sorted(set(offered) | set(subscriber.sections))
 
 
-def _save_preferences(
-    web: Web, subscriber_id: int, lang: str, chosen: list[str]
-) -> Subscriber | None:
+def _save_preferences(web: Web, link: subs.Link, lang: str, chosen: list[str]) -> Subscriber | None:
     with session_scope(web.engine) as session:
-        subscriber = session.get(Subscriber, subscriber_id)
+        subscriber = subs.subscriber_for_link(session=session, link=link)
         if subscriber is None:
             return None
         return subs.update_preferences(
             session=session,
-            subscriber_id=subscriber_id,
+            subscriber_id=subscriber.id,
             lang=lang,
             sections=chosen,
             offered=_offered(web, session, subscriber),

@@ -98,7 +98,7 @@ def _request_subscription(web: Web, email: str, lang: str, client: str) -> None:
     link = subs.confirm_url(
         base_url=web.base_url,
         secret=web.secret,
-        subscriber_id=confirmation.subscriber_id,
+        key=confirmation.key,
         clock=web.clock,
     )
     message = confirmation_message(
@@ -125,15 +125,15 @@ def _send(web: Web, message: EmailMessage) -> None:
 
 def confirm_page(web: Web) -> Endpoint:
     async def confirm(request: Request) -> Response:
-        subscriber_id = subs.read_timed_token(
+        link = subs.read_timed_token(
             secret=web.secret,
             purpose=CONFIRM,
             token=request.path_params["token"],
             max_age=timedelta(days=web.settings.web.confirm_days),
             clock=web.clock,
         )
-        outcome = await run_in_threadpool(_run_confirm, web, subscriber_id)
-        if outcome is subs.Confirmed.GONE:
+        outcome, key = await run_in_threadpool(_run_confirm, web, link)
+        if outcome is subs.Confirmed.GONE or key is None:
             return web.message(
                 "Link no longer valid",
                 "This address left the list after the link was sent. To subscribe again, "
@@ -142,9 +142,7 @@ def confirm_page(web: Web) -> Endpoint:
                 link=f"{web.base_url}/subscribe",
                 link_text="Subscribe",
             )
-        preferences = subs.preferences_url(
-            base_url=web.base_url, secret=web.secret, subscriber_id=subscriber_id
-        )
+        preferences = subs.preferences_url(base_url=web.base_url, secret=web.secret, key=key)
         return web.message(
             "You are subscribed",
             "Thank you: the next edition will come to your inbox.",
@@ -155,8 +153,13 @@ def confirm_page(web: Web) -> Endpoint:
     return confirm
 
 
-def _run_confirm(web: Web, subscriber_id: int) -> subs.Confirmed:
+def _run_confirm(web: Web, link: subs.Link) -> tuple[subs.Confirmed, str | None]:
+    """The outcome, and the link key of the subscriber confirmed (None: their row is gone)."""
     with session_scope(web.engine) as session:
-        return subs.confirm(
-            session=session, subscriber_id=subscriber_id, now=web.now(), cause="confirmation link"
+        subscriber = subs.subscriber_for_link(session=session, link=link)
+        if subscriber is None:
+            return subs.Confirmed.GONE, None
+        outcome = subs.confirm(
+            session=session, subscriber_id=subscriber.id, now=web.now(), cause="confirmation link"
         )
+        return outcome, subscriber.link_key
