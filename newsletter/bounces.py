@@ -1,6 +1,12 @@
 """Bounces and complaints arriving after the sending: read a mailbox of reports and take the
 subscribers they name off the list (bounced, complained), with the cause in their history.
 
+Anyone can mail the bounce address a report naming any address, so a report changes someone's
+state only with proof that it concerns our message to them: it quotes the original's Message-ID,
+which is signed over the recipient's link key (`newsletter.messages`). Other reports are listed
+and skipped, unless the operator trusts them (`trust_unverified`, for reports from a relay of
+their own that quote nothing).
+
 A message that claims to be a report but is malformed is listed with the mailbox path and the
 message's number (mbox) or file name (Maildir) and skipped: one odd report from a foreign mail
 server must not keep every other bounce from being processed. Messages that are no reports at
@@ -44,11 +50,16 @@ class BounceImport:
     # say the address is gone, subscribers already off the list, malformed messages.
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Bounces and complaints without proof that they concern our message: not applied.
+    unverified: list[str] = field(default_factory=list)
 
 
-def import_bounces(*, engine: Engine, settings: Settings, path: Path) -> BounceImport:
+def import_bounces(
+    *, engine: Engine, settings: Settings, path: Path, trust_unverified: bool = False
+) -> BounceImport:
     """Apply every report in the mbox file or Maildir directory at `path`, in one transaction;
-    importing the same mailbox again changes nothing."""
+    importing the same mailbox again changes nothing. With `trust_unverified`, a report without
+    proof is matched by the address it names."""
     result = BounceImport()
     with session_scope(engine) as session:
         for where, message in _messages(path):
@@ -62,22 +73,41 @@ def import_bounces(*, engine: Engine, settings: Settings, path: Path) -> BounceI
                 result.not_reports += 1
                 continue
             for finding in findings:
-                _apply(session, settings, finding, where, result)
+                _apply(session, settings.secret_key, finding, where, result, trust_unverified)
     return result
 
 
 def _apply(
-    session: Session, settings: Settings, finding: Finding, where: str, result: BounceImport
+    session: Session,
+    secret: str | None,
+    finding: Finding,
+    where: str,
+    result: BounceImport,
+    trust_unverified: bool,
 ) -> None:
-    subscriber = _subscriber(session, settings, finding)
-    if subscriber is None:
-        who = finding.address or f"Message-ID {finding.message_id}"
-        result.notes.append(f"{where}: {who} is not a subscriber ({finding.detail})")
-        return
     status = _STATUS.get(finding.kind)
-    if status is None:
-        result.notes.append(f"{where}: {subscriber.email}: kept on the list ({finding.detail})")
+    if status is None:  # changes nothing, so it needs no proof to be listed
+        found = _by_address(session, finding.address)
+        if found is None:
+            result.notes.append(
+                f"{where}: {finding.address} is not a subscriber ({finding.detail})"
+            )
+        else:
+            result.notes.append(f"{where}: {found.email}: kept on the list ({finding.detail})")
         return
+    subscriber, doubt = _proven(session, secret, finding)
+    if subscriber is None:
+        if not trust_unverified or finding.address is None:
+            who = finding.address or f"Message-ID {finding.message_id}"
+            hint = "; --trust-unverified applies it" if finding.address else ""
+            result.unverified.append(f"{where}: {who}: unverified ({doubt}): skipped{hint}")
+            return
+        subscriber = _by_address(session, finding.address)
+        if subscriber is None:
+            result.notes.append(
+                f"{where}: {finding.address} is not a subscriber ({finding.detail})"
+            )
+            return
     if subscriber.status not in _ON_THE_LIST:
         if subscriber.status is not status:
             result.notes.append(
@@ -93,15 +123,29 @@ def _apply(
             result.complained += 1
 
 
-def _subscriber(session: Session, settings: Settings, finding: Finding) -> Subscriber | None:
-    """By address; else (a redacted complaint) by the signed Message-ID of our message."""
-    if finding.address:
-        found = queries.get_subscriber(session=session, email=finding.address)
-        if found is not None:
-            return found
-    if finding.message_id is None or settings.secret_key is None:
-        return None
-    return _signed_recipient(session, settings.secret_key, finding.message_id)
+def _by_address(session: Session, address: str | None) -> Subscriber | None:
+    return queries.get_subscriber(session=session, email=address) if address else None
+
+
+def _proven(
+    session: Session, secret: str | None, finding: Finding
+) -> tuple[Subscriber | None, str]:
+    """The subscriber the report proves it concerns, or None and why there is no proof: it must
+    quote the Message-ID of our message to them. A bounce must also name their address (as
+    Final-Recipient, or as Original-Recipient after a forward): a relay states whom it could
+    not deliver to. A complaint is the quoted message's recipient's, whatever address it shows:
+    feedback loops redact or rewrite them."""
+    if finding.message_id is None:
+        return None, "it quotes no Message-ID of ours"
+    if secret is None:
+        return None, "NEWSLETTER_SECRET_KEY is not set, so its Message-ID cannot be checked"
+    subscriber = _signed_recipient(session, secret, finding.message_id)
+    if subscriber is None:
+        return None, f"Message-ID {finding.message_id} is not of a message we sent to anyone listed"
+    named = {a.lower() for a in (finding.address, finding.original_recipient) if a}
+    if finding.kind == BOUNCE and subscriber.email.lower() not in named:
+        return None, f"it quotes our message to someone else, {subscriber.email}"
+    return subscriber, ""
 
 
 def _signed_recipient(session: Session, secret: str, message_id: str) -> Subscriber | None:

@@ -116,7 +116,9 @@ def test_a_complaint_about_an_erased_subscribers_mail_does_not_name_the_next_one
 
         report = (FIXTURES / "bounces" / "arf-redacted.eml").read_bytes()
         box = mailbox.mbox(tmp_path / "complaints.mbox")
-        box.add(report.replace(b"MESSAGE_ID_PLACEHOLDER", ann_copy["Message-ID"].encode()))
+        box.add(
+            report.replace(b"MESSAGE_ID_FOR(hidden@isp.example)", ann_copy["Message-ID"].encode())
+        )
         box.flush()
         import_bounces(
             engine=site.engine, settings=site.settings, path=tmp_path / "complaints.mbox"
@@ -177,7 +179,7 @@ def test_links_mailed_before_keys_keep_working_for_their_row_only(
     box = mailbox.mbox(mbox)
     box.add(
         report.replace(
-            b"MESSAGE_ID_PLACEHOLDER",
+            b"MESSAGE_ID_FOR(hidden@isp.example)",
             _legacy_message_id(secret, edition_id, ids["ann@example.org"]).encode(),
         )
     )

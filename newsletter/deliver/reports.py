@@ -29,6 +29,9 @@ class Finding:
     address: str | None
     detail: str
     message_id: str | None
+    # A DSN's Original-Recipient, when the message was forwarded and Final-Recipient names the
+    # address it was forwarded to: the address we sent to.
+    original_recipient: str | None = None
 
 
 def read_report(message: EmailMessage) -> list[Finding] | None:
@@ -57,7 +60,8 @@ def _dsn(parts: Sequence[Message], original: str | None) -> list[Finding]:
     for block in blocks[1:]:  # the first block is about the message, the rest per recipient
         if not isinstance(block, Message):
             raise MalformedReport("the delivery-status part is not a list of field blocks")
-        recipient = block.get("Final-Recipient") or block.get("Original-Recipient")
+        original_recipient = block.get("Original-Recipient")
+        recipient = block.get("Final-Recipient") or original_recipient
         action, status = block.get("Action"), block.get("Status")
         if not recipient or not action or not status:
             raise MalformedReport(
@@ -75,6 +79,7 @@ def _dsn(parts: Sequence[Message], original: str | None) -> list[Finding]:
                 _address(str(recipient)),
                 f"{code} {diagnostic}".strip(),
                 original,
+                _address(str(original_recipient)) if original_recipient else None,
             )
         )
     return findings
