@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO, cast
+from typing import TYPE_CHECKING, TextIO, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,9 @@ from subscribers.queries import stored_addresses, suppressed_among
 from subscribers.suppression import address_hash
 from subscribers.validate import normalize_address, validate_lang, validate_name
 
+if TYPE_CHECKING:
+    import _csv
+
 # The export's columns, which import reads back, so that an export restores what it saved.
 COLUMNS = (
     "email",
@@ -35,6 +38,12 @@ COLUMNS = (
     "sections",
 )
 REJECT_COLUMNS = ("line", "value", "reason")
+# OWASP's CSV injection list: a cell starting with one of these is a formula to Excel,
+# LibreOffice and Google Sheets. Such a cell is written with a leading apostrophe, which
+# spreadsheets show as text and hide; so is a cell starting with an apostrophe, so that import,
+# which removes one before these, reads back exactly what was written.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED_START = (*_FORMULA_START, "'")
 SECTION_SEPARATOR = ";"  # tags may hold spaces ("air defence")
 _INSERT_CHUNK = 1000
 _SUBSCRIBERS = cast(Table, Subscriber.__table__)
@@ -137,20 +146,22 @@ def _insert(session: Session, path: Path, rows: list[_Row]) -> None:
 
 def write_rejects(problems: tuple[RowProblem, ...] | list[RowProblem], out: TextIO) -> None:
     """The rows an import skipped, as CSV (line, value, reason), for fixing and importing again."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _writer(out)
     writer.writerow(REJECT_COLUMNS)
-    writer.writerows((problem.line, problem.value, problem.reason) for problem in problems)
+    writer.writerows(
+        [str(problem.line), _cell(problem.value), _cell(problem.reason)] for problem in problems
+    )
 
 
 def export_csv(*, session: Session, out: TextIO) -> int:
     """Write every subscriber in id order, in the columns `import_csv` reads; return the count."""
-    # "\n": `out` is a text stream, which translates line endings itself where the platform wants.
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _writer(out)
     writer.writerow(COLUMNS)
     subscribers = list_subscribers(session=session)
     for subscriber in subscribers:
         writer.writerow(
-            [
+            _cell(value)
+            for value in [
                 subscriber.email,
                 subscriber.name or "",
                 subscriber.lang,
@@ -162,6 +173,23 @@ def export_csv(*, session: Session, out: TextIO) -> int:
             ]
         )
     return len(subscribers)
+
+
+def _writer(out: TextIO) -> _csv.Writer:
+    """Every cell quoted: a spreadsheet that splits on ';' (as in many locales) cannot cut a
+    quoted cell in two and find a formula in the second half. "\n": `out` is a text stream,
+    which translates line endings itself where the platform wants."""
+    return csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+
+def _cell(value: str) -> str:
+    """A cell no spreadsheet runs as a formula (OWASP: prefix a single quote)."""
+    return f"'{value}" if value.startswith(_ESCAPED_START) else value
+
+
+def _uncell(value: str) -> str:
+    """What `_cell` was given. A hand-written cell such as `'o'brien@example.org` stays."""
+    return value[1:] if value[:1] == "'" and value[1:2] in _ESCAPED_START else value
 
 
 def _when(moment: datetime | None) -> str:
@@ -204,7 +232,7 @@ def _parse(path: Path, text: str, progress: Progress | None) -> tuple[list[_Row]
             reason = f"{len(fields)} fields where the header has {len(header)}"
             problems.append(RowProblem(line=line, value=",".join(fields), reason=reason))
             continue
-        cells = dict(zip(header, fields, strict=True))
+        cells = dict(zip(header, map(_uncell, fields), strict=True))
         try:
             row = _row(cells)
         except InvalidValue as exc:

@@ -16,11 +16,22 @@ MAX_NAME_LENGTH = 300  # the width of subscribers.name
 _FORBIDDEN_IN_NAME = {"Cc", "Zl", "Zp"}
 
 
+# What makes a spreadsheet run a cell as a formula (OWASP); '@' cannot start an address anyway.
+_FORMULA_START = ("=", "+", "-")
+
+
 def normalize_address(raw: str) -> str:
     """The address as stored and compared: validated, domain lower-cased and IDNA-decoded."""
     # email_validator rejects these too; checking first keeps header injection a named refusal.
     if "\r" in raw or "\n" in raw:
         raise InvalidAddress(raw, "contains a line break")
+    # Valid by RFC 5322 and used by no real mailbox we know of, but a formula to whichever
+    # spreadsheet the list ends up in (`=cmd|'/Ccalc'!A0@example.com`). The CSV files this
+    # product writes neutralise such cells; other tools may not.
+    if raw.strip().startswith(_FORMULA_START):
+        raise InvalidAddress(
+            raw, f"starts with {raw.strip()[0]!r}, which spreadsheets run as a formula"
+        )
     try:
         return validate_email(raw.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:

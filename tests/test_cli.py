@@ -213,7 +213,7 @@ def test_subscribers_round_trip(cli: Cli, tmp_path: Path) -> None:
     assert listed.stdout == "Reader@example.org (Читатель)\tru\tactive\n"
     exported = cli("subscribers", "export")
     assert exported.stdout.splitlines()[0] == (
-        "email,name,lang,status,created_at,confirmed_at,unsubscribed_at,sections"
+        '"email","name","lang","status","created_at","confirmed_at","unsubscribed_at","sections"'
     )
     cli("subscribers", "remove", "reader@EXAMPLE.org")
     assert cli("subscribers", "list").stdout == "Reader@example.org (Читатель)\tru\tunsubscribed\n"

@@ -365,10 +365,12 @@ def test_export_round_trip(engine: Engine, tmp_path: Path) -> None:
     with session_scope(engine) as session:
         assert export_csv(session=session, out=out) == 3
     lines = out.getvalue().splitlines()
-    assert lines[0] == ("email,name,lang,status,created_at,confirmed_at,unsubscribed_at,sections")
-    assert lines[1].startswith('Ann@example.com,"Lee, Ann",en,active,')
-    assert lines[1].endswith("+00:00,,,")
-    assert lines[3].startswith("carl@example.com,,en,unsubscribed,")
+    assert lines[0] == (
+        '"email","name","lang","status","created_at","confirmed_at","unsubscribed_at","sections"'
+    )
+    assert lines[1].startswith('"Ann@example.com","Lee, Ann","en","active",')
+    assert lines[1].endswith('+00:00","","",""')
+    assert lines[3].startswith('"carl@example.com","","en","unsubscribed",')
     path = _write(tmp_path, out.getvalue())
 
     fresh = _engine(tmp_path / "fresh.sqlite3")
@@ -399,7 +401,7 @@ def test_export_of_an_empty_list(engine: Engine) -> None:
     with session_scope(engine) as session:
         assert export_csv(session=session, out=out) == 0
     assert out.getvalue() == (
-        "email,name,lang,status,created_at,confirmed_at,unsubscribed_at,sections\n"
+        '"email","name","lang","status","created_at","confirmed_at","unsubscribed_at","sections"\n'
     )
 
 

@@ -213,7 +213,7 @@ def test_the_import_command_reports_every_bad_row_then_skips_them(tmp_path: Path
     assert f"2 invalid rows skipped, written to {rejects}" in done.stdout
     assert (
         rejects.read_text().splitlines()[1]
-        == "3,bob@,invalid address: There must be something after the @-sign"
+        == '"3","bob@","invalid address: There must be something after the @-sign"'
     )
     assert _cli(tmp_path, "subscribers", "list").stdout == (
         "ann@example.org (Ann)\ten\tactive\ndora@example.org (Dora)\ten\tactive\n"
