@@ -4,6 +4,7 @@ and export, the suppression list, the state history, signed links.
 Every function takes a `Session` and leaves committing to the caller's `session_scope`.
 """
 
+from subscribers.backup import BackupCounts, restore_backup, write_backup
 from subscribers.consent import (
     Confirmation,
     Confirmed,
@@ -42,6 +43,7 @@ from subscribers.tokens import (
 from subscribers.validate import normalize_address, validate_lang, validate_name
 
 __all__ = [
+    "BackupCounts",
     "Confirmation",
     "Confirmed",
     "ExpiredToken",
@@ -74,6 +76,7 @@ __all__ = [
     "record_change",
     "remove_subscriber",
     "request_subscription",
+    "restore_backup",
     "subscriber_for_link",
     "unsubscribe",
     "unsubscribe_url",
@@ -81,5 +84,6 @@ __all__ = [
     "validate_lang",
     "validate_name",
     "wants",
+    "write_backup",
     "write_rejects",
 ]

@@ -1,4 +1,5 @@
-"""CSV import and export of the subscriber list: the operator's bulk path and its backup format."""
+"""CSV import and export of the subscriber list: the operator's bulk path, for people and
+spreadsheets. It is no backup (new ids and link keys, no history or suppressions): see `backup`."""
 
 from __future__ import annotations
 

@@ -20,15 +20,17 @@ _FORBIDDEN_IN_NAME = {"Cc", "Zl", "Zp"}
 _FORMULA_START = ("=", "+", "-")
 
 
-def normalize_address(raw: str) -> str:
-    """The address as stored and compared: validated, domain lower-cased and IDNA-decoded."""
+def normalize_address(raw: str, *, formula_ok: bool = False) -> str:
+    """The address as stored and compared: validated, domain lower-cased and IDNA-decoded.
+    `formula_ok` lets through an address starting like a spreadsheet formula: a restore puts
+    back what an older version stored."""
     # email_validator rejects these too; checking first keeps header injection a named refusal.
     if "\r" in raw or "\n" in raw:
         raise InvalidAddress(raw, "contains a line break")
     # Valid by RFC 5322 and used by no real mailbox we know of, but a formula to whichever
     # spreadsheet the list ends up in (`=cmd|'/Ccalc'!A0@example.com`). The CSV files this
     # product writes neutralise such cells; other tools may not.
-    if raw.strip().startswith(_FORMULA_START):
+    if not formula_ok and raw.strip().startswith(_FORMULA_START):
         raise InvalidAddress(
             raw, f"starts with {raw.strip()[0]!r}, which spreadsheets run as a formula"
         )

@@ -6,11 +6,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from sqlalchemy.orm import Session
 
 import subscribers as subs
 from newsletter.cli.common import state
@@ -102,15 +103,54 @@ def export(
     out: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: standard output).")
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="A backup for `subscribers restore` (JSON Lines): ids, link keys, states, "
+            "history and the suppression list, so every link already mailed keeps working.",
+        ),
+    ] = False,
 ) -> None:
-    """Write every subscriber as CSV, with state and dates."""
+    """Write every subscriber as CSV, with state and dates; or, with --full, a backup."""
     with session_scope(state(ctx).engine()) as session:
         if out is None:
-            subs.export_csv(session=session, out=sys.stdout)
+            _export(session, sys.stdout, full=full)
             return
         with out.open("w", encoding="utf-8", newline="") as handle:
-            count = subs.export_csv(session=session, out=handle)
-    typer.echo(f"{count} subscribers written to {out}", err=True)
+            what = _export(session, handle, full=full)
+    typer.echo(f"{what} written to {out}", err=True)
+
+
+def _export(session: Session, handle: TextIO, *, full: bool) -> str:
+    if not full:
+        return f"{subs.export_csv(session=session, out=handle)} subscribers"
+    counts = subs.write_backup(session=session, out=handle)
+    return _counted(counts)
+
+
+def _counted(counts: subs.BackupCounts) -> str:
+    return (
+        f"{counts.subscribers} subscribers, {counts.events} history entries, "
+        f"{counts.suppressions} suppressed addresses"
+    )
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A backup written by `subscribers export --full`.", exists=True, dir_okay=False
+        ),
+    ],
+) -> None:
+    """Put a backup back into a database without subscribers: same ids, link keys, states,
+    history and suppression list. The whole file or nothing."""
+    with session_scope(state(ctx).engine()) as session, _progress("checking") as progress:
+        counts = subs.restore_backup(session=session, path=path, progress=progress)
+    typer.echo(f"{path}: restored {_counted(counts)}")
 
 
 @app.command("list")
