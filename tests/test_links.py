@@ -12,15 +12,16 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
+from alembic import command
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 
 from newsletter import sending
 from newsletter.bounces import import_bounces
 from newsletter.config import Settings
 from newsletter.deliver.sink import SavingSmtpServer
 from newsletter.store.db import make_engine, session_scope
-from newsletter.store.migrate import upgrade
+from newsletter.store.migrate import _config, upgrade
 from newsletter.store.models import LINK_KEY_LENGTH, Subscriber, SubscriberStatus
 from subscribers import (
     add_subscriber,
@@ -194,3 +195,22 @@ def test_links_mailed_before_keys_keep_working_for_their_row_only(
             assert carol.id == ids["bob@example.org"]
         assert subscriber_for_link(session=session, link=link) is None
     engine.dispose()
+
+
+def test_downgrading_the_link_keys_keeps_everything_else(engine: Engine) -> None:
+    """SQLite rebuilds a table to drop a column the old way, and with foreign keys on, dropping
+    the old table deletes every history entry with it."""
+    with session_scope(engine) as session:
+        add_subscriber(session=session, email="ann@example.org")
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM subscriber_events")).scalar() == 1
+        columns = connection.execute(text("SELECT * FROM subscribers")).keys()
+        assert "link_key" not in columns and "legacy_id_links" not in columns
+    upgrade(engine)
+    with session_scope(engine) as session:
+        ann = session.scalars(select(Subscriber)).one()
+        assert len(ann.link_key) == LINK_KEY_LENGTH and ann.legacy_id_links

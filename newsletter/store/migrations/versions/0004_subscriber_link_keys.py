@@ -65,11 +65,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_subscribers_link_key"), table_name="subscribers")
-    # SQLite rebuilds the table to drop columns, and cannot carry an expression index across.
-    op.drop_index("uq_subscribers_email_lower", table_name="subscribers")
-    with op.batch_alter_table("subscribers") as batch:
-        batch.drop_column("legacy_id_links")
-        batch.drop_column("link_key")
-    op.create_index(
-        "uq_subscribers_email_lower", "subscribers", [sa.text("lower(email)")], unique=True
-    )
+    # ALTER TABLE ... DROP COLUMN, also on SQLite (3.35+): a batch rebuild would drop the old
+    # table, and with foreign keys on that deletes every history entry and delivery.
+    for name in ("legacy_id_links", "link_key"):
+        op.execute(f"ALTER TABLE subscribers DROP COLUMN {name}")
