@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -21,6 +21,7 @@ from newsletter.summarize import DEFAULT_LEAD_WEIGHT, DEFAULT_WORDS
 
 DEFAULT_DATABASE_URL = "sqlite:///newsletter.sqlite3"
 DEFAULT_TIMEZONE = ZoneInfo("Europe/Moscow")  # the site's own
+DKIM_BODY = ("simple", "relaxed")
 SMTP_SECURITY = ("none", "starttls", "ssl")
 # Values people leave in example files; a key like this would make every token forgeable.
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "secret-key", "xxx", "todo", "dev"}
@@ -49,6 +50,9 @@ _ENV_NAMES = {
     "dkim.selector": "NEWSLETTER_DKIM_SELECTOR",
     "dkim.domain": "NEWSLETTER_DKIM_DOMAIN",
     "dkim.key_path": "NEWSLETTER_DKIM_KEY_PATH",
+    "dkim.ed25519_selector": "NEWSLETTER_DKIM_ED25519_SELECTOR",
+    "dkim.ed25519_key_path": "NEWSLETTER_DKIM_ED25519_KEY_PATH",
+    "dkim.body": "NEWSLETTER_DKIM_BODY",
     "web.confirm_days": "NEWSLETTER_WEB_CONFIRM_DAYS",
     "web.subscribe_per_hour": "NEWSLETTER_WEB_SUBSCRIBE_PER_HOUR",
     "web.sections": "NEWSLETTER_WEB_SECTIONS",
@@ -84,11 +88,16 @@ class DeliverySettings:
 
 @dataclass(frozen=True)
 class DkimSettings:
-    """DKIM signing is on when all three are set; the key file holds a PEM RSA private key."""
+    """DKIM signing is on when selector, domain and key are set; the key file holds a PEM RSA
+    private key. An Ed25519 key (RFC 8463) adds a second signature beside the RSA one: verifiers
+    that know Ed25519 check either, the others the RSA one."""
 
     selector: str | None = None
     domain: str | None = None
     key_path: Path | None = None
+    ed25519_selector: str | None = None
+    ed25519_key_path: Path | None = None
+    body: str = "simple"  # body canonicalisation (RFC 6376 3.4): "simple" or "relaxed"
 
     @property
     def enabled(self) -> bool:
@@ -194,7 +203,7 @@ def load_settings(
         backoff_seconds=_seconds(get("delivery.backoff_seconds"), d.backoff_seconds),
         lease_seconds=_number(get("delivery.lease_seconds"), d.lease_seconds, 1),
     )
-    dkim = _dkim(get("dkim.selector"), get("dkim.domain"), get("dkim.key_path"))
+    dkim = _dkim(get)
     return Settings(
         database_url=_string(get("database_url")) or DEFAULT_DATABASE_URL,
         timezone=_timezone(get("timezone")),
@@ -327,25 +336,41 @@ def _flag(item: tuple[Any, str] | None, default: bool) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
 
-def _dkim(
-    selector: tuple[Any, str] | None,
-    domain: tuple[Any, str] | None,
-    key_path: tuple[Any, str] | None,
-) -> DkimSettings:
-    """All three or none: a half-configured signer would send unsigned mail silently."""
-    values = (_string(selector), _string(domain), _string(key_path))
-    if not any(values):
-        return DkimSettings()
-    if not all(values):
+def _dkim(get: Callable[[str], tuple[Any, str] | None]) -> DkimSettings:
+    """All or none: a half-configured signer would send unsigned mail silently."""
+    rsa_key, ed25519_key = get("dkim.key_path"), get("dkim.ed25519_key_path")
+    rsa = _string(get("dkim.selector")), _string(get("dkim.domain")), _string(rsa_key)
+    ed25519 = _string(get("dkim.ed25519_selector")), _string(ed25519_key)
+    body = _choice(get("dkim.body"), DKIM_BODY, DkimSettings.body)
+    if not any(rsa) and not any(ed25519):
+        return DkimSettings(body=body)
+    if not all(rsa):
         raise ConfigError(
             "DKIM needs all of NEWSLETTER_DKIM_SELECTOR, NEWSLETTER_DKIM_DOMAIN and "
-            "NEWSLETTER_DKIM_KEY_PATH (dkim.selector, dkim.domain, dkim.key_path)"
+            "NEWSLETTER_DKIM_KEY_PATH (dkim.selector, dkim.domain, dkim.key_path); "
+            "an Ed25519 signature goes beside an RSA one"
         )
-    path = Path(str(values[2]))
+    if any(ed25519) and not all(ed25519):
+        raise ConfigError(
+            "an Ed25519 signature needs both NEWSLETTER_DKIM_ED25519_SELECTOR and "
+            "NEWSLETTER_DKIM_ED25519_KEY_PATH (dkim.ed25519_selector, dkim.ed25519_key_path)"
+        )
+    return DkimSettings(
+        selector=rsa[0],
+        domain=str(rsa[1]).lower(),
+        key_path=_key_file(rsa_key),
+        ed25519_selector=ed25519[0],
+        ed25519_key_path=_key_file(ed25519_key) if ed25519[0] else None,
+        body=body,
+    )
+
+
+def _key_file(item: tuple[Any, str] | None) -> Path:
+    assert item is not None
+    path = Path(str(_string(item)))
     if not path.is_file():
-        assert key_path is not None
-        raise ConfigError(f"{key_path[1]}: no key file at {path}")
-    return DkimSettings(selector=values[0], domain=str(values[1]).lower(), key_path=path)
+        raise ConfigError(f"{item[1]}: no key file at {path}")
+    return path
 
 
 def _choice(item: tuple[Any, str] | None, allowed: tuple[str, ...], default: str) -> str:
