@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from newsletter.bounces import import_bounces
 from newsletter.cli.common import state
 
 app = typer.Typer(help="Bounce and complaint reports.", no_args_is_help=True)
@@ -29,6 +28,8 @@ def import_command(
     """Mark the subscribers named in delivery status notifications (RFC 3464) bounced and in
     complaint reports (ARF) complained, when the report quotes our message to them. Reports
     without that proof, and malformed ones, are listed and skipped."""
+    from newsletter.bounces import import_bounces
+
     s = state(ctx)
     result = import_bounces(
         engine=s.engine(), settings=s.settings, path=path, trust_unverified=trust_unverified

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import Engine
 
-from newsletter.config import Settings, load_settings
-from newsletter.store.db import make_engine
-from newsletter.store.migrate import ensure_current
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs (start-up time)
+    from sqlalchemy import Engine
+
+    from newsletter.config import Settings
 
 
 @dataclass
@@ -22,11 +23,16 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from newsletter.config import load_settings
+
             self._settings = load_settings(self.config_path)
         return self._settings
 
     def engine(self, *, migrated: bool = True) -> Engine:
         """An engine on the configured database; by default one whose schema is current."""
+        from newsletter.store.db import make_engine
+        from newsletter.store.migrate import ensure_current
+
         engine = make_engine(self.settings.database_url)
         if migrated:
             ensure_current(engine)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from newsletter import edition
 from newsletter.cli.common import parse_datetime, parse_day, state
 
 DateOption = Annotated[
@@ -44,6 +43,8 @@ def ingest(
     ] = None,
 ) -> None:
     """Store articles and threads; each file is stored whole or not at all."""
+    from newsletter import edition
+
     s = state(ctx)
     results = edition.ingest(
         engine=s.engine(),
@@ -64,6 +65,8 @@ def build(ctx: typer.Context, day: DateOption = None) -> None:
     """Compose the edition of one local day (again, while it is a draft).
 
     Exits with 3 when the day has no content."""
+    from newsletter import edition
+
     s = state(ctx)
     result = edition.build(engine=s.engine(), settings=s.settings, day=parse_day(day, s.settings))
     verb = "rebuilt" if result.rebuilt else "built"
@@ -87,6 +90,8 @@ def preview(
     ] = False,
 ) -> None:
     """Write a built edition as .html, .txt and .eml for each language."""
+    from newsletter import edition
+
     s = state(ctx)
     for path in edition.preview(
         engine=s.engine(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from newsletter.cli.common import state
-from newsletter.store.migrate import upgrade
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -13,6 +12,8 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade_command(ctx: typer.Context) -> None:
     """Create the schema, or migrate it to this version's."""
+    from newsletter.store.migrate import upgrade
+
     engine = state(ctx).engine(migrated=False)
     upgrade(engine)
     typer.echo(f"schema is up to date: {engine.url.render_as_string(hide_password=True)}")

@@ -5,20 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from newsletter import sending
 from newsletter.cli.bounces import app as bounces_app
 from newsletter.cli.common import parse_day, state
 from newsletter.cli.content import DateOption
-from newsletter.deliver import SmtpTransport
 from newsletter.errors import DeliveryIncomplete
-from newsletter.store.models import DeliveryStatus
+
+if TYPE_CHECKING:  # the commands import the library when they run (start-up time)
+    from newsletter import sending
 
 
 def register(app: typer.Typer) -> None:
@@ -49,6 +46,9 @@ def send(
     """Deliver a built edition to every active subscriber who has not had it.
 
     Exit codes: 0 done, 4 some recipients deferred (run again later), 1 error."""
+    from newsletter import sending
+    from newsletter.deliver import SmtpTransport
+
     s = state(ctx)
     engine = s.engine()
     when = parse_day(day, s.settings)
@@ -75,6 +75,8 @@ def run(ctx: typer.Context, day: DateOption = None) -> None:
 
     Safe to run again: nobody gets an edition twice. Exit codes: 0 done, 3 nothing to send,
     4 some recipients deferred (run again later), 1 error."""
+    from newsletter import sending
+
     s = state(ctx)
     engine, when = s.engine(), parse_day(day, s.settings)
     with _progress() as progress:
@@ -91,6 +93,12 @@ def run(ctx: typer.Context, day: DateOption = None) -> None:
 def status(ctx: typer.Context, day: DateOption = None) -> None:
     """Show how the sending of an edition stands: deliveries by state, the rate, errors by
     reply code, the processes sending it. Safe while a send runs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from newsletter import sending
+    from newsletter.store.models import DeliveryStatus
+
     s = state(ctx)
     edition = sending.progress_of(engine=s.engine(), day=parse_day(day, s.settings))
     p = edition.progress
@@ -125,6 +133,15 @@ def status(ctx: typer.Context, day: DateOption = None) -> None:
 @contextmanager
 def _progress() -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr, so that stdout keeps only the report."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("sending"),
         BarColumn(),
@@ -143,6 +160,9 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
 
 def _show(report: sending.SendReport, *, last: bool = True, left_before: int = 0) -> None:
     """Print a run's table; the last one of a command also says whether anything is left."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"Edition {report.edition_date}")
     columns = {
         "queued": report.queued,

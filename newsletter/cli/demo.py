@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from newsletter.demo import run_demo
-
 
 def register(app: typer.Typer) -> None:
     app.command()(demo)
@@ -24,6 +22,8 @@ def demo(
 ) -> None:
     """Ingest the bundled sample content into a fresh SQLite file, build the edition of
     2024-12-23 and send it to a local SMTP server that saves each message as .eml and .html."""
+    from newsletter.demo import run_demo
+
     result = run_demo(out)
     typer.echo(f"database: {result.database}")
     typer.echo(f"sent {result.report.sent} messages; received by the local SMTP server:")

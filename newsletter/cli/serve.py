@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from newsletter.cli.common import state
-from newsletter.web import create_app
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +29,10 @@ def serve(
     ] = "127.0.0.1",
 ) -> None:
     """Serve the subscribe, confirm, unsubscribe, preferences and archive pages."""
+    import uvicorn
+
+    from newsletter.web import create_app
+
     s = state(ctx)
     app = create_app(settings=s.settings, engine=s.engine())
     uvicorn.run(

@@ -6,19 +6,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy.orm import Session
 
-import subscribers as subs
 from newsletter.cli.common import state
 from newsletter.errors import NewsletterError
-from newsletter.store import queries
-from newsletter.store.db import session_scope
-from subscribers.queries import history_of
+
+if TYPE_CHECKING:  # the commands import the library when they run (start-up time)
+    from sqlalchemy.orm import Session
+
+    import subscribers as subs
 
 app = typer.Typer(help="Manage subscribers.", no_args_is_help=True)
 
@@ -31,6 +29,9 @@ def add(
     lang: Annotated[str, typer.Option("--lang", help="Edition language: en or ru.")] = "en",
 ) -> None:
     """Add one active subscriber (the operator vouches for their consent)."""
+    import subscribers as subs
+    from newsletter.store.db import session_scope
+
     with session_scope(state(ctx).engine()) as session:
         subscriber = subs.add_subscriber(session=session, email=email, name=name, lang=lang)
         typer.echo(f"added {subscriber.email} ({subscriber.lang})")
@@ -64,6 +65,9 @@ def import_(
     ] = None,
 ) -> None:
     """Import a CSV file: every row is checked first, and one bad row stores nothing."""
+    import subscribers as subs
+    from newsletter.store.db import session_scope
+
     if rejects is not None and not skip_invalid:
         raise typer.BadParameter("--rejects goes with --skip-invalid", param_hint="--rejects")
     target = rejects or path.with_name(f"{path.stem}.rejects.csv")
@@ -88,6 +92,8 @@ def import_(
 
 
 def _write_rejects(target: Path, problems: tuple[subs.RowProblem, ...]) -> None:
+    import subscribers as subs
+
     try:
         with target.open("w", encoding="utf-8", newline="") as handle:
             subs.write_rejects(problems, handle)
@@ -113,6 +119,8 @@ def export(
     ] = False,
 ) -> None:
     """Write every subscriber as CSV, with state and dates; or, with --full, a backup."""
+    from newsletter.store.db import session_scope
+
     with session_scope(state(ctx).engine()) as session:
         if out is None:
             _export(session, sys.stdout, full=full)
@@ -123,6 +131,8 @@ def export(
 
 
 def _export(session: Session, handle: TextIO, *, full: bool) -> str:
+    import subscribers as subs
+
     if not full:
         return f"{subs.export_csv(session=session, out=handle)} subscribers"
     counts = subs.write_backup(session=session, out=handle)
@@ -148,6 +158,9 @@ def restore(
 ) -> None:
     """Put a backup back into a database without subscribers: same ids, link keys, states,
     history and suppression list. The whole file or nothing."""
+    import subscribers as subs
+    from newsletter.store.db import session_scope
+
     with session_scope(state(ctx).engine()) as session, _progress("checking") as progress:
         counts = subs.restore_backup(session=session, path=path, progress=progress)
     typer.echo(f"{path}: restored {_counted(counts)}")
@@ -156,6 +169,9 @@ def restore(
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
     """Show each address with its language and state."""
+    from newsletter.store import queries
+    from newsletter.store.db import session_scope
+
     with session_scope(state(ctx).engine()) as session:
         for subscriber in queries.list_subscribers(session=session):
             name = f" ({subscriber.name})" if subscriber.name else ""
@@ -167,6 +183,10 @@ def history(
     ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to look up.")]
 ) -> None:
     """Show every state change of one subscriber, with its time and cause."""
+    from newsletter.store import queries
+    from newsletter.store.db import session_scope
+    from subscribers.queries import history_of
+
     with session_scope(state(ctx).engine()) as session:
         subscriber = queries.get_subscriber(session=session, email=email.strip())
         if subscriber is None:
@@ -182,6 +202,9 @@ def remove(
     ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to stop mailing.")]
 ) -> None:
     """Unsubscribe an address; its row and history stay (see forget)."""
+    import subscribers as subs
+    from newsletter.store.db import session_scope
+
     with session_scope(state(ctx).engine()) as session:
         changed = subs.remove_subscriber(session=session, email=email)
     typer.echo(f"unsubscribed {email}" if changed else f"{email} was not being mailed already")
@@ -192,6 +215,9 @@ def forget(
     ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to erase.")]
 ) -> None:
     """Erase a person's data, keeping only a hash of the address so it is never mailed again."""
+    import subscribers as subs
+    from newsletter.store.db import session_scope
+
     with session_scope(state(ctx).engine()) as session:
         done = subs.forget(session=session, email=email)
     erased = "erased" if done.erased else "not on the list"
@@ -203,6 +229,9 @@ def forget(
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr when it is a terminal, so that stdout keeps only the report and
     logs get no bar."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     console = Console(stderr=True)
     if not console.is_terminal:
         yield lambda done, total: None

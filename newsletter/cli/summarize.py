@@ -12,8 +12,10 @@ import typer
 
 from newsletter.cli.common import state
 from newsletter.errors import InputError
-from newsletter.summarize import METHODS, summarize
-from newsletter.summarize.batch import summarize_jsonl
+
+# The names of newsletter.summarize.METHODS, for the help: importing the summarizers would cost
+# every command's start-up (tests/test_startup.py holds the two lists equal).
+METHOD_NAMES = ("centroid", "default", "lead", "textrank")
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +42,7 @@ def summarize_command(
         int | None, typer.Option("--sentences", min=0, help="At most this many sentences.")
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help=f"One of: {', '.join(sorted(METHODS))}.")
+        str, typer.Option("--method", help=f"One of: {', '.join(METHOD_NAMES)}.")
     ] = "default",
     jsonl: Annotated[
         bool,
@@ -53,6 +55,9 @@ def summarize_command(
     ] = False,
 ) -> None:
     """Print an extractive summary: sentences of the text, verbatim, in order, one per line."""
+    from newsletter.summarize import summarize
+    from newsletter.summarize.batch import summarize_jsonl
+
     name = "<stdin>" if source == "-" else source
     settings = state(ctx).settings.summary
     if words is None and sentences is None:
