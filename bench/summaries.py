@@ -68,6 +68,8 @@ SPEED_ROUNDS = 5
 RESAMPLES = 1000
 SEED = 13
 BLURB_WORDS = SummarySettings().words
+# The house-style setting `summary.lead_weight`: the default's quality targets at a few values.
+LEAD_WEIGHTS = (0.0, 0.15, SummarySettings().lead_weight, 0.6, 1.0)
 
 # A caption or credit that lost its line break: a line with no final full stop, question or
 # exclamation mark (closing quotes and brackets may follow), as DailyMail image captions are.
@@ -197,7 +199,7 @@ class _Greedy:
         return taken
 
 
-def our_method(name: str) -> Run:
+def our_method(name: str, lead_weight: float | None = None) -> Run:
     def run(article: dict[str, Any], words: int | None, count: int | None) -> tuple[str, ...]:
         return summarize(
             article["text"],
@@ -206,6 +208,7 @@ def our_method(name: str) -> Run:
             max_sentences=count,
             method=name,
             title=article.get("title") or None,
+            lead_weight=lead_weight,
         )
 
     return run
@@ -328,6 +331,33 @@ def targets_for(set_name: str, budget: Budget, results: dict[str, Result]) -> li
     return []
 
 
+Condition = tuple[str, Sequence[dict[str, Any]], Budget, dict[str, Result]]
+
+
+def lead_weight_table(conditions: list[Condition]) -> None:
+    """The default at other values of `summary.lead_weight`: R1/R2/RL minus Lead-W's and the
+    best sumy method's, and how many quality targets each value meets."""
+    print("\nsummary.lead_weight: the default minus Lead-W | minus the best sumy (R1/R2/RL)")
+    for weight in LEAD_WEIGHTS:
+        run = our_method(DEFAULT, lead_weight=weight)
+        cells, met, total = [], 0, 0
+        for name, articles, budget, results in conditions:
+            ours = evaluate(articles, run, budget)
+            trial = {**results, DEFAULT: ours}
+            checks = targets_for(name, budget, trial)
+            met += sum(t.met for t in checks)
+            total += len(checks)
+            lead_diff = ours.rouge - results[LEAD].rouge
+            sumy_diff = ours.rouge - results[best_sumy(results)].rouge
+            cells.append(
+                f"{name.split('_')[0]}/{budget.label.split()[0]} "
+                + "/".join(f"{d:+.2f}" for d in lead_diff)
+                + " | "
+                + "/".join(f"{d:+.2f}" for d in sumy_diff)
+            )
+        print(f"{weight:<5}  " + "   ".join(cells) + f"   met {met} of {total}")
+
+
 def best_seconds(
     articles: Sequence[dict[str, Any]], runs: dict[str, Run], rounds: int
 ) -> dict[str, float]:
@@ -357,6 +387,7 @@ def main() -> None:
     targets: list[Target] = []
     furniture: list[str] = []
     every_article: list[dict[str, Any]] = []
+    conditions: list[Condition] = []
     started = time.perf_counter()
     wanted = [name for name in args.sets.split(",") if name]
     for path in sorted(args.data.glob("*_dev.jsonl")):
@@ -372,6 +403,7 @@ def main() -> None:
             table(f"{path.stem}, {budget.label} ({len(articles)} articles)", results, budget)
             if budget.in_words:
                 targets.extend(targets_for(path.stem, budget, results))
+                conditions.append((path.stem, articles, budget, results))
             if results[DEFAULT].furniture:
                 furniture.append(f"{path.stem} {budget.label} {results[DEFAULT].furniture:.1f}%")
     timed = best_seconds(
@@ -400,6 +432,7 @@ def main() -> None:
     for target in targets:
         print(f"{'MET   ' if target.met else 'MISSED'} {target.label:28} {target.detail}")
     met = sum(target.met for target in targets)
+    lead_weight_table(conditions)
     print(f"targets met: {met} of {len(targets)}; bench took {time.perf_counter() - started:.0f} s")
 
 

@@ -96,7 +96,11 @@ def test_equal_ratings_go_to_the_earlier_sentences() -> None:
 
 
 def _plain_greedy(
-    summarizer: Summarizer, sentences: Sequence[str], ratings: Sequence[float], count: int
+    summarizer: Summarizer,
+    sentences: Sequence[str],
+    ratings: Sequence[float],
+    count: int,
+    max_words: int,
 ) -> list[int]:
     """`choose` without its early stop: every remaining candidate is rated at every step."""
     dangling = [i > 0 and is_dangling(s) for i, s in enumerate(sentences)]
@@ -104,8 +108,11 @@ def _plain_greedy(
     chosen: list[int] = []
     while len(chosen) < min(count, len(sentences)):
         best, best_rating = -1, -1.0
+        used = sum(len(sentences[j].split()) for j in chosen)
         for i in range(len(sentences)):
-            if i in chosen:
+            if i in chosen or used + len(sentences[i].split()) > max_words:
+                continue
+            if dangling[i] and i - 1 not in chosen:
                 continue
             overlap = max(
                 (
@@ -116,10 +123,10 @@ def _plain_greedy(
                 default=0.0,
             )
             rating = ratings[i] * (1.0 - summarizer.redundancy * overlap)
-            if dangling[i] and i - 1 not in chosen:
-                rating *= summarizer.dangling_penalty
             if rating > best_rating:
                 best, best_rating = i, rating
+        if best < 0:
+            break
         chosen.append(best)
     return sorted(chosen)
 
@@ -142,9 +149,10 @@ def test_choosing_stops_early_without_changing_the_choice() -> None:
         ]
         summarizer = FixedRatings(ratings=tuple(ratings), redundancy=generator.random())
         count = generator.randint(1, len(sentences))
-        assert summarizer.choose(sentences, ratings, count) == _plain_greedy(
-            summarizer, sentences, ratings, count
-        ), (ratings, count)
+        words = generator.randint(5, 200)
+        assert summarizer.choose(sentences, ratings, count, words) == _plain_greedy(
+            summarizer, sentences, ratings, count, words
+        ), (ratings, count, words)
 
 
 def test_redundancy_keeps_two_sentences_saying_the_same_from_both_being_taken() -> None:

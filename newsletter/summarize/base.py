@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsletter.summarize.terms import content_terms
-from newsletter.summarize.text import is_boilerplate, is_dangling, word_count
+from newsletter.summarize.text import has_final_stop, is_boilerplate, is_dangling, word_count
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,16 +24,14 @@ class Summarizer(ABC):
     `min_words` drops fragments ("Read more", a lone caption). `max_words` drops "sentences" that
     are really a splitting failure (a list or a paragraph with no full stop): cutting one would
     break the verbatim promise, and a 60-word block swamps a digest entry, so it is skipped.
-    `dangling_penalty` multiplies the rating of a sentence that points back at the one before it
-    ("He added...") while that one is not in the summary, so a self-contained sentence rated at
-    least that fraction as high is taken instead. `redundancy` lowers a candidate's rating by that
-    share of its highest word overlap (cosine of content stems) with a sentence already taken, so
-    two sentences saying the same thing do not both fill a three-sentence budget.
+    A sentence that points back at the one before it ("He added...", "Он также...") is taken only
+    after that one: alone it would point at nothing the reader sees. `redundancy` lowers a
+    candidate's rating by that share of its highest word overlap (cosine of content stems) with
+    a sentence already taken, so two sentences saying the same thing do not both fill a budget.
     """
 
     min_words: int = 4
     max_words: int = 60
-    dangling_penalty: float = 0.45
     redundancy: float = 0.0
 
     def __call__(
@@ -59,7 +57,11 @@ class Summarizer(ABC):
     def is_candidate(self, sentence: str) -> bool:
         """Whether the sentence may appear in a summary at all, whatever its rating."""
         words = word_count(sentence)
-        return self.min_words <= words <= self.max_words and not is_boilerplate(sentence)
+        return (
+            self.min_words <= words <= self.max_words
+            and has_final_stop(sentence)
+            and not is_boilerplate(sentence)
+        )
 
     def choose(
         self,
@@ -72,9 +74,9 @@ class Summarizer(ABC):
         order, taken greedily (None: no such limit).
 
         Each step takes the best adjusted rating; ties go to the earlier sentence, so the result
-        never depends on anything but the input. A dangling candidate is penalised unless the
-        candidate just before it is already taken (the first candidate has nothing before it to
-        point at, so it may dangle). Adjustments only ever lower a rating, so each step looks at
+        never depends on anything but the input. A dangling candidate waits until the candidate
+        just before it is taken (the first candidate has nothing before it to point at, so it
+        may dangle). Adjustments only ever lower a rating, so each step looks at
         candidates from the highest rating down and stops at the first whose rating before
         adjustment cannot beat the best found: overlaps are worked out only for those looked at.
         A candidate longer than the words left is passed over, and the choice ends when none fits.
@@ -95,15 +97,13 @@ class Summarizer(ABC):
             for i in order:
                 if ratings[i] < best_rating:
                     break
-                if i in chosen or lengths[i] > words_left:
+                if i in chosen or lengths[i] > words_left or (dangling[i] and i - 1 not in chosen):
                     continue
                 if bags:
                     for j in taken[counted[i] :]:
                         overlap[i] = max(overlap[i], _cosine(bags[i], bags[j]))
                     counted[i] = len(taken)
                 rating = ratings[i] * (1.0 - self.redundancy * overlap[i])
-                if dangling[i] and i - 1 not in chosen:
-                    rating *= self.dangling_penalty
                 if rating > best_rating or (rating == best_rating and i < best):
                     best, best_rating = i, rating
             if best < 0:

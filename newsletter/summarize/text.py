@@ -62,6 +62,10 @@ _BYLINE_MAX_WORDS = 8
 # ":)" is a boundary of its own.)
 _RAZDEL_BREAK = re.compile(r"[.?!…;]|[=:]-?[()]")
 
+# A sentence ends with a full stop, question or exclamation mark or ellipsis, closing quotes and
+# brackets allowed after it; a photo caption or a credit line does not.
+_FINAL_STOP = re.compile(r"[.!?…][\"'”’»)\]]*$")
+
 _DANGLING = re.compile(
     r"""^(?:
       (?:He|She|It|They|These|Those|That|His|Her|Its|Their|But|And|Also|So|Yet|Instead)\b
@@ -141,6 +145,12 @@ def is_boilerplate(sentence: str) -> bool:
     return bool(_BYLINE.match(stripped)) and word_count(stripped) <= _BYLINE_MAX_WORDS
 
 
+def has_final_stop(sentence: str) -> bool:
+    """Whether the sentence ends as a sentence does: captions ("Frigate X on sea trials"),
+    "(Reuters)" and headings do not, and are never quoted in a summary."""
+    return bool(_FINAL_STOP.search(sentence.rstrip()))
+
+
 def is_dangling(sentence: str) -> bool:
     """True when the sentence opens by pointing back ("He added", "Однако") at a previous one."""
     return bool(_DANGLING.match(sentence.strip()))
@@ -167,11 +177,23 @@ def _sentenize(segment: str, lang: str) -> list[str]:
         # razdel would consider no boundary here (it strips each sentence the same way).
         return [stripped]
     spans = [(piece.start, piece.stop) for piece in sentenize(segment)]
+    spans = _merge_after_semicolons(segment, spans)
     if lang == "en":
         spans = _merge_after_titles(segment, spans)
     else:
         spans = _split_after_years(segment, spans)
     return [segment[start:stop] for start, stop in spans]
+
+
+def _merge_after_semicolons(segment: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """razdel sometimes ends a sentence at a semicolon ("$32bn (£16.7bn; €24bn)"): it never does."""
+    merged: list[tuple[int, int]] = []
+    for start, stop in spans:
+        if merged and segment[merged[-1][1] - 1] == ";":
+            merged[-1] = (merged[-1][0], stop)
+        else:
+            merged.append((start, stop))
+    return merged
 
 
 def _merge_after_titles(segment: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

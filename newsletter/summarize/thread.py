@@ -15,6 +15,9 @@ from newsletter.summarize.centroid import CentroidSummarizer
 from newsletter.summarize.text import clean_text, is_dangling, split_sentences
 
 _THREAD_RATER = CentroidSummarizer(lead_weight=0.0)
+# A reply opening "But..." answers a post the reader does not see: its rating is cut to this
+# share, so a self-contained sentence rated about half as high is quoted instead.
+_DANGLING_SHARE = 0.45
 
 
 class PostLike(Protocol):
@@ -53,7 +56,7 @@ def summarize_thread(
         return ()
     ratings = [
         # A reply opening "But..." answers a post the reader does not see: it yields.
-        rating * _THREAD_RATER.dangling_penalty if is_dangling(sentence) else rating
+        rating * _DANGLING_SHARE if is_dangling(sentence) else rating
         for sentence, rating in zip(
             pool, _THREAD_RATER.rate(pool, title=clean_text(title) if title else None), strict=True
         )
