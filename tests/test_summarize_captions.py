@@ -103,14 +103,23 @@ of the army, replacing every armoured vehicle of the old army plant.
 
 Он также сообщил, что бронемашины армейского завода станут самыми современными бронемашинами."""
 
+DEPENDENT_RU = """Армия заказала 120 новых бронемашин у отечественного завода бронемашин.
+
+Короткая заметка о погоде в столице сегодня.
+Он также сообщил, что бронемашины армейского завода станут самыми современными бронемашинами \
+армии и заменят все бронемашины старого армейского завода.
+
+Однако сроки поставок бронемашин армейского завода могут сдвинуться."""
+
 
 @pytest.mark.parametrize("method", ALL_METHODS)
 @pytest.mark.parametrize("budget", [12, 25, 40, 60])
+@pytest.mark.parametrize(("text", "lang"), [(DEPENDENT, "en"), (DEPENDENT_RU, "ru")])
 def test_a_dependent_opener_is_never_chosen_without_the_sentence_before_it(
-    method: str, budget: int
+    method: str, budget: int, text: str, lang: str
 ) -> None:
-    sentences = split_sentences(DEPENDENT, "en")
-    summary = summarize(DEPENDENT, lang="en", max_words=budget, method=method)
+    sentences = split_sentences(text, lang)
+    summary = summarize(text, lang=lang, max_words=budget, method=method)
     for sentence in summary:
         index = sentences.index(sentence)
         if index and is_dangling(sentence):

@@ -25,7 +25,8 @@ SAMPLES = Path(summarize_package.__file__).parent.parent / "sample_content" / "a
 # One paragraph each, no "Gen." or "2023 г." (the two places where we correct razdel), so
 # razdel's own output is the expected split. Some have no boundary razdel could take (the
 # shortcut applies), some have one in a less obvious place: a smiley, a quote or bracket after a
-# full stop. (A semicolon is the third correction: tests/test_summarize_captions.py.) razdel never splits before a lower-case word, hence the capitals.
+# full stop. (A semicolon is the third correction: tests/test_summarize_captions.py.) razdel
+# never splits before a lower-case word, hence the capitals.
 TEXTS = [
     "no punctuation at all",
     "One sentence ending here.",
