@@ -4,7 +4,7 @@ database session."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parseaddr
@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings, SummarySettings
-from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem
+from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem, showable
 from newsletter.errors import EditionStateError, NothingToSend
 from newsletter.ingest import read_file
 from newsletter.messages import LANGUAGES, Messages
@@ -25,6 +25,7 @@ from newsletter.store import queries
 from newsletter.store.db import session_scope
 from newsletter.store.models import (
     Article,
+    DeliveryStatus,
     Edition,
     EditionItem,
     EditionStatus,
@@ -52,12 +53,17 @@ def ingest(
     published_at: datetime | None = None,
     lang: str | None = None,
     url: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[tuple[Path, queries.StoreCounts]]:
     """Read and store files in order, each in its own transaction: a bad file stores nothing
-    and stops the run, and the files before it stay stored."""
+    and stops the run, and the files before it stay stored. `warn` hears what was cleaned on
+    the way in (characters a body held that cannot be shown), naming file and record."""
     results = []
     for path in paths:
         batch = read_file(path, tz=settings.timezone, published_at=published_at, lang=lang, url=url)
+        for note in batch.notes:
+            if warn is not None:
+                warn(note)
         with session_scope(engine) as session:
             results.append((path, queries.store_batch(session=session, batch=batch)))
     return results
@@ -82,9 +88,7 @@ def build(*, engine: Engine, settings: Settings, day: date) -> BuildResult:
             edition = Edition(edition_date=day, subject="")
             session.add(edition)
         elif edition.status is not EditionStatus.DRAFT:
-            raise EditionStateError(
-                f"the edition of {day.isoformat()} is {edition.status.value}: it is not rebuilt"
-            )
+            _unsend(session, edition)
         edition.items.clear()
         session.flush()  # the old items' positions must be free before new ones take them
         items = [_article_item(a, settings.summary) for a in articles] + [
@@ -95,6 +99,25 @@ def build(*, engine: Engine, settings: Settings, day: date) -> BuildResult:
         edition.items.extend(items)
         edition.subject = items[0].title
         return BuildResult(day, len(articles), len(threads), rebuilt)
+
+
+def _unsend(session: Session, edition: Edition) -> None:
+    """Make an edition nobody has received a draft again, so that it can be built anew (a
+    failed send must not freeze what an edition says); once one reader has it, it stays."""
+    day = edition.edition_date.isoformat()
+    counts = queries.delivery_counts(session=session, edition_id=edition.id)
+    if counts[DeliveryStatus.SENT]:
+        raise EditionStateError(
+            f"the edition of {day} has been sent to {counts[DeliveryStatus.SENT]} reader(s): "
+            "it is not rebuilt"
+        )
+    if counts[DeliveryStatus.SENDING]:
+        raise EditionStateError(
+            f"the edition of {day} is being sent right now: it is not rebuilt "
+            f"(`newsletter status --date {day}` shows by whom)"
+        )
+    queries.drop_deliveries(session=session, edition_id=edition.id)
+    edition.status = EditionStatus.DRAFT
 
 
 def _article_item(article: Article, blurb: SummarySettings) -> EditionItem:
@@ -155,41 +178,60 @@ def load_content(*, engine: Engine, settings: Settings, day: date) -> EditionCon
 
 
 def content_of(edition: Edition, settings: Settings) -> EditionContent:
-    """A built edition's content as plain records (item snapshots, times in the site's zone)."""
+    """A built edition's content as plain records (item snapshots, times in the site's zone).
+
+    Text is passed through `showable`: a snapshot taken before ingest refused unshowable
+    characters must still render. A damaged snapshot (edited by hand) is an EditionStateError
+    naming the edition and item, not a crash in the middle of a send."""
     articles: list[ArticleItem] = []
     threads: list[ThreadItem] = []
     for item in edition.items:
-        d: dict[str, Any] = item.details
-        if item.kind is ItemKind.ARTICLE:
-            articles.append(
-                ArticleItem(
-                    title=item.title,
-                    url=item.url,
-                    summary=tuple(item.summary),
-                    lang=d["lang"],
-                    published_at=datetime.fromisoformat(d["published_at"]),
-                    author=d.get("author"),
-                    image_url=d.get("image_url"),
-                    tags=tuple(d.get("tags", ())),
-                )
-            )
-        else:
-            threads.append(
-                ThreadItem(
-                    title=item.title,
-                    url=item.url,
-                    comments=int(d["comments"]),
-                    last_activity_at=datetime.fromisoformat(d["last_activity_at"]).astimezone(
-                        settings.timezone
-                    ),
-                    reply_to=d.get("reply_to"),
-                    extract=tuple(
-                        PostExcerpt(author=e["author"], text=e["text"])
-                        for e in d.get("extract", ())
-                    ),
-                )
-            )
-    return EditionContent(edition.edition_date, edition.subject, tuple(articles), tuple(threads))
+        try:
+            if item.kind is ItemKind.ARTICLE:
+                articles.append(_article_of(item))
+            else:
+                threads.append(_thread_of(item, settings))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise EditionStateError(
+                f"the edition of {edition.edition_date.isoformat()} is damaged (item "
+                f"{item.position}, {item.title!r}: {type(exc).__name__} {exc}): build it again"
+            ) from exc
+    return EditionContent(
+        edition.edition_date, showable(edition.subject), tuple(articles), tuple(threads)
+    )
+
+
+def _article_of(item: EditionItem) -> ArticleItem:
+    d: dict[str, Any] = item.details
+    author = d.get("author")
+    return ArticleItem(
+        title=showable(item.title),
+        url=item.url,
+        summary=tuple(showable(s) for s in item.summary),
+        lang=d["lang"],
+        published_at=datetime.fromisoformat(d["published_at"]),
+        author=showable(author) if author else None,
+        image_url=d.get("image_url"),
+        tags=tuple(showable(t) for t in d.get("tags", ())),
+    )
+
+
+def _thread_of(item: EditionItem, settings: Settings) -> ThreadItem:
+    d: dict[str, Any] = item.details
+    reply_to = d.get("reply_to")
+    return ThreadItem(
+        title=showable(item.title),
+        url=item.url,
+        comments=int(d["comments"]),
+        last_activity_at=datetime.fromisoformat(d["last_activity_at"]).astimezone(
+            settings.timezone
+        ),
+        reply_to=showable(reply_to) if reply_to else None,
+        extract=tuple(
+            PostExcerpt(author=showable(e["author"]), text=showable(e["text"]))
+            for e in d.get("extract", ())
+        ),
+    )
 
 
 def preview(

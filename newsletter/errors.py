@@ -49,5 +49,9 @@ class DeliveryIncomplete(NewsletterError):
     exit_code = EXIT_LEFT_TO_RETRY
 
 
+class RelayDown(DeliveryIncomplete):
+    """The relay could not be reached at all: nothing was sent or changed; run again later."""
+
+
 class SenderConflict(NewsletterError):
     """Another process is sending the edition, or sharing it is not possible on this database."""

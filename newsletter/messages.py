@@ -5,7 +5,7 @@ encoded once, and a recipient's copy is their links and To: put into it (`envelo
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from email.message import EmailMessage
@@ -16,7 +16,7 @@ from newsletter.content import EditionContent
 from newsletter.deliver import compose
 from newsletter.deliver.dkim import DkimSigner
 from newsletter.deliver.mime import Envelope, MimeTemplate
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, EditionStateError, NewsletterError
 from newsletter.render import RenderedEdition, personalize, render_edition
 from subscribers import preferences_url, unsubscribe_url
 from subscribers.preferences import content_for
@@ -49,14 +49,34 @@ class Messages:
     def rendered(self, lang: str) -> RenderedEdition:
         return self._render(self.variant(lang=lang))
 
+    def render_all(self, choices: Iterable[tuple[str, Sequence[str]]]) -> int:
+        """Render both languages and every (language, sections) in `choices` now, so that an
+        edition that cannot be shown to someone fails before anything is sent or recorded.
+        Returns how many variants there are."""
+        variants = {self.variant(lang=lang) for lang in LANGUAGES}
+        variants |= {self.variant(lang=lang, sections=sections) for lang, sections in choices}
+        for variant in variants:
+            if not self.is_empty(variant):
+                self._render(variant)
+        return len(variants)
+
     def _render(self, variant: Variant) -> RenderedEdition:
         if variant not in self._rendered:
-            self._rendered[variant] = render_edition(
-                content_for(self._content, variant.sections),
-                lang=variant.lang,
-                site_name=self._settings.site_name,
-                base_url=self._settings.require_base_url(),
-            )
+            try:
+                self._rendered[variant] = render_edition(
+                    content_for(self._content, variant.sections),
+                    lang=variant.lang,
+                    site_name=self._settings.site_name,
+                    base_url=self._settings.require_base_url(),
+                )
+            except NewsletterError:
+                raise
+            except Exception as exc:  # whatever the template engines or MJML refuse
+                sections = f", sections {', '.join(variant.sections)}" if variant.sections else ""
+                raise EditionStateError(
+                    f"the edition of {self._content.edition_date.isoformat()} cannot be rendered "
+                    f"({variant.lang}{sections}): {type(exc).__name__}: {exc}"
+                ) from exc
         return self._rendered[variant]
 
     def is_empty(self, variant: Variant) -> bool:

@@ -24,9 +24,9 @@ from newsletter.config import Settings
 from newsletter.deliver import SmtpTransport
 from newsletter.deliver.mime import Envelope
 from newsletter.deliver.pool import Connection, RateLimit, SenderPool
-from newsletter.deliver.transport import ConnectionLost, RecipientRefused
+from newsletter.deliver.transport import ConnectionLost, RecipientRefused, RelayUnreachable
 from newsletter.edition import build, content_of, require_edition
-from newsletter.errors import DeliveryError, SenderConflict
+from newsletter.errors import DeliveryError, NewsletterError, RelayDown, SenderConflict
 from newsletter.ledger import Job, Recorder, SendReport, dead_owners, new_owner
 from newsletter.messages import Messages, Variant
 from newsletter.store import queries
@@ -50,6 +50,7 @@ _POLL = 1.0  # seconds between looks at the ledger while waiting for retries or 
 _DRY_BATCH = 500
 
 Progress = Callable[[int, int], None]
+Notice = Callable[[str], None]
 
 
 def send(
@@ -61,6 +62,7 @@ def send(
     worker: bool = False,
     transport: SmtpTransport | None = None,
     enqueue: bool = True,
+    notice: Notice | None = None,
 ) -> SendReport:
     """Deliver the edition to every active subscriber who has not had it; `progress(done,
     total)` is called as outcomes are recorded. Retries 4xx replies and lost connections with
@@ -69,8 +71,9 @@ def send(
     Without `worker`, the edition has one sender: a second one is refused while the first
     holds claims. With `worker` (PostgreSQL), any number share it. `transport` sends through
     that one open connection instead of `settings.delivery.connections` new ones. Without
-    `enqueue`, only deliveries already in the ledger are sent: nobody new is added."""
-    settings.require_secret_key()
+    `enqueue`, only deliveries already in the ledger are sent: nobody new is added. `notice`
+    hears of retries to reach the relay."""
+    require_send_settings(settings)
     if worker and engine.dialect.name != "postgresql":
         raise SenderConflict(
             "--worker needs PostgreSQL: on SQLite one `newsletter send` sends an edition"
@@ -80,6 +83,14 @@ def send(
         edition = require_edition(session=session, day=day)
         messages = Messages(content_of(edition, settings), settings)
         edition_id = edition.id
+        choices = queries.section_choices(session=session)
+    # Everything a send needs is checked before the ledger or the edition changes: every
+    # variant renders, and the relay answers. Until then the edition stays as it was (a draft
+    # can be built again, nothing shows on /archive).
+    messages.render_all(choices)
+    _reach_relay(settings, day, transport, notice)
+    with session_scope(engine) as session:
+        edition = session.get_one(Edition, edition_id)
         if enqueue:
             report.queued = queries.enqueue_deliveries(session=session, edition_id=edition_id)
         if edition.status is not EditionStatus.SENT:
@@ -94,6 +105,42 @@ def send(
     return report
 
 
+def require_send_settings(settings: Settings) -> None:
+    """What every message needs: checked first, so that a send or run missing one changes
+    nothing (no draft built, no edition marked as being sent)."""
+    settings.require_secret_key()
+    settings.require_base_url()
+    settings.require_from()
+
+
+def _reach_relay(
+    settings: Settings, day: date, transport: SmtpTransport | None, notice: Notice | None
+) -> None:
+    """Open one connection to the relay, trying `delivery.max_attempts` times with the same
+    back-off as a deferred recipient (a relay restarting comes back within seconds). Still
+    unreachable: RelayDown (exit 4), with nothing changed."""
+    d = settings.delivery
+    probe = transport or SmtpTransport(settings.smtp)
+    try:
+        for attempt in range(1, d.max_attempts + 1):
+            try:
+                probe.open()
+                return
+            except RelayUnreachable as exc:
+                if attempt == d.max_attempts:
+                    raise RelayDown(
+                        f"{exc} ({d.max_attempts} tries): nothing was sent and the edition of "
+                        f"{day.isoformat()} is unchanged; run again later"
+                    ) from exc
+                wait = d.backoff_seconds * 2 ** (attempt - 1)
+                if notice is not None:
+                    notice(f"{exc}: trying again in {wait:g} s")
+                time.sleep(wait)
+    finally:
+        if transport is None:
+            probe.close()
+
+
 def run(
     *,
     engine: Engine,
@@ -101,27 +148,58 @@ def run(
     day: date,
     progress: Progress | None = None,
     transport: SmtpTransport | None = None,
+    notice: Notice | None = None,
 ) -> SendReport:
-    """What cron calls: build the day's edition unless it exists, then send what is left."""
+    """What cron calls: build the day's edition unless it exists, then send what is left.
+    The settings a send needs are checked before anything is built."""
+    require_send_settings(settings)
     with session_scope(engine) as session:
         exists = queries.get_edition(session=session, edition_date=day) is not None
     if not exists:
         build(engine=engine, settings=settings, day=day)
-    return send(engine=engine, settings=settings, day=day, progress=progress, transport=transport)
+    return send(
+        engine=engine,
+        settings=settings,
+        day=day,
+        progress=progress,
+        transport=transport,
+        notice=notice,
+    )
 
 
 def resume_earlier(
-    *, engine: Engine, settings: Settings, day: date, progress: Progress | None = None
-) -> list[SendReport]:
+    *,
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    progress: Progress | None = None,
+    notice: Notice | None = None,
+) -> tuple[list[SendReport], list[NewsletterError]]:
     """Finish the editions before `day` that are still being sent (the relay deferred some of
     their recipients through a whole run): a daily cron job then skips nobody. Only those
-    recipients: someone who joined since gets today's edition, not a backlog of old ones."""
+    recipients: someone who joined since gets today's edition, not a backlog of old ones.
+
+    An earlier edition that fails is returned with its error, and the others go on: one bad
+    day must never hold up the days after it."""
     with session_scope(engine) as session:
         days = queries.editions_left_sending(session=session, before=day)
-    return [
-        send(engine=engine, settings=settings, day=earlier, progress=progress, enqueue=False)
-        for earlier in days
-    ]
+    reports: list[SendReport] = []
+    failures: list[NewsletterError] = []
+    for earlier in days:
+        try:
+            reports.append(
+                send(
+                    engine=engine,
+                    settings=settings,
+                    day=earlier,
+                    progress=progress,
+                    enqueue=False,
+                    notice=notice,
+                )
+            )
+        except NewsletterError as exc:
+            failures.append(exc)
+    return reports, failures
 
 
 def dry_run(*, engine: Engine, settings: Settings, day: date) -> int:
@@ -397,8 +475,8 @@ def _finish(engine: Engine, edition_id: int) -> int:
     """The edition is sent once nothing is pending, claimed or deferred; returns what is left."""
     with session_scope(engine) as session:
         left = queries.unfinished_deliveries(session=session, edition_id=edition_id)
-        if left == 0:
-            edition = session.get(Edition, edition_id)
-            assert edition is not None
+        edition = session.get_one(Edition, edition_id)
+        # Not a draft: `build` may have made it one again meanwhile (nothing was sent).
+        if left == 0 and edition.status is EditionStatus.SENDING:
             edition.status = EditionStatus.SENT
         return left

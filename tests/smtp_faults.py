@@ -128,9 +128,13 @@ class _Controller(Controller):
 class FaultySmtpServer:
     """`with FaultySmtpServer(faults) as server:` listens on server.host:server.port."""
 
-    def __init__(self, faults: Faults | None = None, **smtp_options: Any) -> None:
+    def __init__(
+        self, faults: Faults | None = None, *, port: int | None = None, **smtp_options: Any
+    ) -> None:
+        """`port`: listen where an earlier server did (a relay restarting)."""
         self.host = "127.0.0.1"
-        self.port = free_port(self.host)
+        self.port = port or free_port(self.host)
+        self.running = False
         self._handler = _Handler(faults or Faults())
         self._controller = _Controller(
             self._handler, hostname=self.host, port=self.port, **smtp_options
@@ -160,6 +164,7 @@ class FaultySmtpServer:
 
     def __enter__(self) -> FaultySmtpServer:
         self._controller.start()
+        self.running = True
         return self
 
     def __exit__(
@@ -168,7 +173,10 @@ class FaultySmtpServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._controller.stop()
+        """Stop listening (again: a no-op)."""
+        if self.running:
+            self._controller.stop()
+            self.running = False
 
 
 DAY = date(2024, 12, 23)

@@ -48,7 +48,7 @@ def test_an_empty_day_builds_nothing(stocked: Engine, settings: Settings) -> Non
         assert session.scalars(select(Edition)).all() == []
 
 
-def test_build_picks_the_local_day_and_rebuilds_only_drafts(
+def test_build_picks_the_local_day_and_rebuilds_only_unsent_editions(
     stocked: Engine, settings: Settings, smtp_server: SavingSmtpServer
 ) -> None:
     first = edition.build(engine=stocked, settings=settings, day=DAY)
@@ -56,7 +56,7 @@ def test_build_picks_the_local_day_and_rebuilds_only_drafts(
     again = edition.build(engine=stocked, settings=settings, day=DAY)
     assert again.rebuilt
     _send(stocked, settings)
-    with pytest.raises(EditionStateError, match="2024-12-23 is sent: it is not rebuilt"):
+    with pytest.raises(EditionStateError, match="2024-12-23 has been sent to 2 reader"):
         edition.build(engine=stocked, settings=settings, day=DAY)
 
 

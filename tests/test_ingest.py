@@ -285,7 +285,10 @@ def test_jsonl_article_and_thread(tmp_path: Path) -> None:
             {**ARTICLE, "url": "https://x.org/2", "body": "<p> </p>"},
             "line 2: field 'body' has no text",
         ),
-        ({**THREAD, "comments": -1}, "line 2: field 'comments' must be >= 0, got -1"),
+        (
+            {**THREAD, "comments": -1},
+            "line 2: field 'comments' must be between 0 and 2147483647, got -1",
+        ),
         ({**THREAD, "comments": "2"}, "line 2: field 'comments' must be an integer, got str"),
         (
             {**THREAD, "posts": [{"author": "ivan", "body": "Hi"}]},

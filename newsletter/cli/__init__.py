@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from newsletter.cli import content, db, delivery, demo, serve, subscribers, summarize
-from newsletter.cli.common import State
+from newsletter.cli.common import State, show_error
 from newsletter.errors import NewsletterError
 
 app = typer.Typer(
@@ -59,5 +59,5 @@ def main() -> None:
     except NewsletterError as exc:
         if _flags.debug:
             raise
-        typer.echo(f"Error: {exc}", err=True)
+        show_error(exc)
         sys.exit(exc.exit_code)

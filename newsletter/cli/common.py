@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from newsletter.errors import EXIT_ERROR, NewsletterError
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs (start-up time)
     from sqlalchemy import Engine
@@ -62,3 +65,15 @@ def parse_datetime(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not an ISO 8601 date-time") from None
+
+
+def show_error(error: NewsletterError) -> None:
+    """The one line an error is shown as, on stderr."""
+    typer.echo(f"Error: {error}", err=True)
+
+
+def exit_code_of(errors: Sequence[NewsletterError]) -> int:
+    """One exit code for several errors: 1 if any is an error proper, else the highest (4,
+    recipients left for later, over 3, nothing to send)."""
+    codes = [e.exit_code for e in errors]
+    return EXIT_ERROR if EXIT_ERROR in codes else max(codes)

@@ -53,6 +53,7 @@ def ingest(
         published_at=parse_datetime(published_at),
         lang=lang,
         url=url,
+        warn=lambda note: typer.echo(f"Warning: {note}", err=True),
     )
     for path, counts in results:
         typer.echo(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from newsletter.cli.bounces import app as bounces_app
-from newsletter.cli.common import parse_day, state
+from newsletter.cli.common import exit_code_of, parse_day, show_error, state
 from newsletter.cli.content import DateOption
-from newsletter.errors import DeliveryIncomplete
+from newsletter.errors import DeliveryIncomplete, NewsletterError
 
 if TYPE_CHECKING:  # the commands import the library when they run (start-up time)
     from newsletter import sending
@@ -65,7 +65,12 @@ def send(
         return
     with _progress() as progress:
         report = sending.send(
-            engine=engine, settings=s.settings, day=when, progress=progress, worker=worker
+            engine=engine,
+            settings=s.settings,
+            day=when,
+            progress=progress,
+            worker=worker,
+            notice=_warn,
         )
     _show(report)
 
@@ -80,14 +85,24 @@ def run(ctx: typer.Context, day: DateOption = None) -> None:
     s = state(ctx)
     engine, when = s.engine(), parse_day(day, s.settings)
     with _progress() as progress:
-        earlier = sending.resume_earlier(
-            engine=engine, settings=s.settings, day=when, progress=progress
+        earlier, failures = sending.resume_earlier(
+            engine=engine, settings=s.settings, day=when, progress=progress, notice=_warn
         )
     for report in earlier:
         _show(report, last=False)
-    with _progress() as progress:
-        report = sending.run(engine=engine, settings=s.settings, day=when, progress=progress)
-    _show(report, left_before=sum(r.left for r in earlier))
+    for failure in failures:  # said at once; today's edition goes out all the same
+        show_error(failure)
+    try:
+        with _progress() as progress:
+            report = sending.run(
+                engine=engine, settings=s.settings, day=when, progress=progress, notice=_warn
+            )
+    except NewsletterError as error:
+        if not failures:
+            raise
+        show_error(error)
+        raise typer.Exit(exit_code_of([*failures, error])) from error
+    _show(report, left_before=sum(r.left for r in earlier), failed_before=failures)
 
 
 def status(ctx: typer.Context, day: DateOption = None) -> None:
@@ -158,8 +173,19 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def _show(report: sending.SendReport, *, last: bool = True, left_before: int = 0) -> None:
-    """Print a run's table; the last one of a command also says whether anything is left."""
+def _warn(notice: str) -> None:
+    typer.echo(f"Warning: {notice}", err=True)
+
+
+def _show(
+    report: sending.SendReport,
+    *,
+    last: bool = True,
+    left_before: int = 0,
+    failed_before: Sequence[NewsletterError] = (),
+) -> None:
+    """Print a run's table; the last one of a command also says whether anything is left, and
+    exits non-zero for an earlier edition that failed (its error was shown already)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -191,3 +217,5 @@ def _show(report: sending.SendReport, *, last: bool = True, left_before: int = 0
         raise DeliveryIncomplete(
             f"{left} recipients are left for a later run (deferred by the relay): run again later"
         )
+    if last and failed_before:
+        raise typer.Exit(exit_code_of(failed_before))

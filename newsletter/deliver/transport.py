@@ -40,6 +40,12 @@ class ConnectionLost(Exception):
     arrived is unknown, so it is tried again."""
 
 
+class RelayUnreachable(ConnectionLost, DeliveryError):
+    """No connection could be opened (refused, reset, timed out): the relay may be restarting,
+    so a send retries it with back-off like a 4xx (a ConnectionLost); to a caller of `send`,
+    which does not retry, it is the DeliveryError it always was."""
+
+
 class SmtpTransport:
     """One SMTP session, opened on first use and reopened once if the relay dropped it; with
     `max_messages`, closed and reopened after that many messages."""
@@ -60,6 +66,11 @@ class SmtpTransport:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def open(self) -> None:
+        """Connect now (and keep the connection for the first message): RelayUnreachable, or
+        DeliveryError for a relay that can never be used with these settings."""
+        self._connect()
 
     def send(self, message: EmailMessage) -> None:
         try:
@@ -213,8 +224,15 @@ class SmtpTransport:
                 f"{self._where()}: authentication failed: check NEWSLETTER_SMTP_USERNAME and "
                 "NEWSLETTER_SMTP_PASSWORD"
             ) from exc
-        except (smtplib.SMTPException, OSError) as exc:
+        except (ssl.SSLError, ssl.CertificateError, smtplib.SMTPNotSupportedError) as exc:
+            # A certificate or TLS setting that does not match: trying again will not help.
             raise DeliveryError(
+                f"{self._where()}: cannot connect: {exc} (check NEWSLETTER_SMTP_HOST, "
+                "NEWSLETTER_SMTP_PORT and NEWSLETTER_SMTP_SECURITY)"
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            # Refused, reset, timed out, a 421 greeting: a relay restarting or overloaded.
+            raise RelayUnreachable(
                 f"{self._where()}: cannot connect: {exc} (check NEWSLETTER_SMTP_HOST, "
                 "NEWSLETTER_SMTP_PORT and NEWSLETTER_SMTP_SECURITY)"
             ) from exc

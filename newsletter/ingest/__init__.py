@@ -21,6 +21,8 @@ __all__ = ["read_file"]
 
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 _FEED_SUFFIXES = (".xml", ".rss", ".atom")
+# Feeds and pages are parsed whole; JSON Lines are read a line at a time and have no limit.
+MAX_FILE_BYTES = 16_000_000
 
 
 def _is_feed(path: Path, data: bytes) -> bool:
@@ -45,13 +47,24 @@ def read_file(
     if lang is not None and lang not in LANGS:
         raise InputError(path, "lang", f"must be one of {', '.join(LANGS)}, got {lang!r}")
     try:
+        if path.suffix.lower() in _JSONL_SUFFIXES:
+            batch = read_jsonl(path)
+            if not batch.articles and not batch.threads:
+                raise InputError(path, "file", "the file is empty")
+            return batch
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(
+                path,
+                "file",
+                f"{size:,} bytes: feeds and pages are read whole, so at most "
+                f"{MAX_FILE_BYTES:,} bytes are accepted",
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(path, "file", f"cannot read: {exc.strerror or exc}") from exc
     if not data.strip():
         raise InputError(path, "file", "the file is empty")
-    if path.suffix.lower() in _JSONL_SUFFIXES:
-        return read_jsonl(path, decode_utf8(path, data))
     if _is_feed(path, data):
         return read_feed(path, data, lang=lang)
     return read_page(

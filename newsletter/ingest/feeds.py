@@ -14,6 +14,7 @@ import feedparser
 
 from newsletter.content import ArticleRecord, IngestBatch
 from newsletter.errors import InputError
+from newsletter.ingest import checks
 from newsletter.ingest.common import (
     check_url,
     clean_title,
@@ -41,17 +42,17 @@ def _label(index: int, entry: Any) -> str:
     return f"entry {index} ({title!r})" if title else f"entry {index}"
 
 
-def _text(detail: Any) -> str:
+def _text(path: Path, where: str, detail: Any) -> str:
     """Content or summary as plain text; feedparser says whether it holds HTML or plain text."""
-    value = str(detail.get("value") or "")
+    value = checks.body_size(path, where, "body", str(detail.get("value") or ""))
     return html_to_text(value) if detail.get("type") in _HTML_TYPES else plain_to_text(value)
 
 
-def _body(entry: Any) -> str:
+def _body(path: Path, where: str, entry: Any) -> str:
     if entry.get("content"):
-        return _text(entry.content[0])
+        return _text(path, where, entry.content[0])
     if entry.get("summary_detail"):
-        return _text(entry.summary_detail)
+        return _text(path, where, entry.summary_detail)
     return ""
 
 
@@ -101,7 +102,7 @@ def _article(path: Path, where: str, entry: Any, feed: Any, lang: str | None) ->
     if not title:
         raise InputError(path, where, "entry has no title")
     title_is_html = (entry.get("title_detail") or {}).get("type") in _HTML_TYPES
-    body = _body(entry)
+    body = _body(path, where, entry)
     if not body:
         raise InputError(path, where, "entry has neither content nor summary text")
     published_at = _published(entry)
@@ -150,13 +151,16 @@ def read_feed(path: Path, data: bytes, *, lang: str | None) -> IngestBatch:
     if not parsed.get("version"):
         raise InputError(path, "feed", "not an RSS or Atom feed")
     articles: list[ArticleRecord] = []
+    notes: list[str] = []
     url_entries: dict[str, str] = {}
     for index, entry in enumerate(parsed.entries, start=1):
         where = _label(index, entry)
-        article = _article(path, where, entry, parsed.feed, lang)
+        article = checks.article(
+            path, where, _article(path, where, entry, parsed.feed, lang), notes
+        )
         if article.url in url_entries:
             first = url_entries[article.url]
             raise InputError(path, where, f"duplicate link {article.url!r} (also {first})")
         url_entries[article.url] = where
         articles.append(article)
-    return IngestBatch(source=str(path), articles=tuple(articles))
+    return IngestBatch(source=str(path), articles=tuple(articles), notes=tuple(notes))

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from newsletter.content import ArticleRecord, IngestBatch, PostRecord, ThreadRecord
+from newsletter.content import (
+    MAX_BODY_CHARS,
+    ArticleRecord,
+    IngestBatch,
+    PostRecord,
+    ThreadRecord,
+)
 from newsletter.errors import InputError
+from newsletter.ingest import checks
 from newsletter.ingest.common import (
     check_url,
     clean_title,
@@ -19,6 +27,9 @@ from newsletter.ingest.common import (
 from newsletter.ingest.html_text import html_to_text
 
 LANGS = ("en", "ru")
+# The longest line read: a body at its limit, even written all in \uXXXX escapes, plus the
+# other fields. A longer line is refused before it is parsed, so memory stays bounded.
+MAX_LINE_BYTES = 6 * MAX_BODY_CHARS + 1_000_000
 
 
 class _Fields:
@@ -57,7 +68,8 @@ class _Fields:
         return clean_title(self.path, self.where, raw, escaped=True)
 
     def body(self) -> str:
-        body = html_to_text(self.text("body"))
+        raw = checks.body_size(self.path, self.where, self.prefix + "body", self.text("body"))
+        body = html_to_text(raw)
         if not body:
             raise self.fail("field 'body' has no text")
         return body
@@ -84,13 +96,11 @@ class _Fields:
         if moment.tzinfo is None:
             # A naive time is ambiguous by hours; the exporter must say which zone it meant.
             raise self.fail(f"field {name!r} has no UTC offset: {value!r}")
-        return moment
+        return checks.moment(self.path, self.where, f"field {self.prefix}{name!r}", moment)
 
     def count(self, name: str) -> int:
         value: int = self.get(name, int, "an integer", required=True)
-        if value < 0:
-            raise self.fail(f"field {name!r} must be >= 0, got {value}")
-        return value
+        return checks.count(self.path, self.where, f"field {name!r}", value)
 
     def objects(self, name: str) -> list[dict[str, Any]]:
         items: list[Any] = self.get(name, list, "a list", required=False) or []
@@ -146,19 +156,51 @@ def _thread(fields: _Fields, url: str) -> ThreadRecord:
     )
 
 
-def read_jsonl(path: Path, text: str) -> IngestBatch:
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(number, text) of each line, read one at a time so a huge line is refused unread."""
+    number = 0
+    with path.open("rb") as source:
+        while chunk := source.readline(MAX_LINE_BYTES + 1):
+            if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+                raise InputError(
+                    path,
+                    f"line {number + 1}",
+                    f"longer than {MAX_LINE_BYTES:,} bytes: not read (an article body may hold "
+                    f"{MAX_BODY_CHARS:,} characters)",
+                )
+            try:
+                text = chunk.decode("utf-8-sig" if number == 0 else "utf-8")
+            except UnicodeDecodeError as exc:
+                line = number + 1 + chunk[: exc.start].count(b"\r")
+                raise InputError(path, f"line {line}", f"not valid UTF-8 ({exc.reason})") from None
+            pieces = split_lines(text.removesuffix("\n").removesuffix("\r"))
+            for piece in pieces:
+                number += 1
+                yield number, piece
+
+
+def _parse(path: Path, where: str, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, where, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(path, where, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise InputError(path, where, f"invalid JSON: {exc}") from None
+
+
+def read_jsonl(path: Path) -> IngestBatch:
     """Read every line or none: one bad record rejects the file, so a half-import can't happen."""
     articles: list[ArticleRecord] = []
     threads: list[ThreadRecord] = []
+    notes: list[str] = []
     url_lines: dict[str, int] = {}
-    for number, line in enumerate(split_lines(text), start=1):
+    for number, line in _lines(path):
         if not line.strip():
             continue
         where = f"line {number}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, where, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        data = _parse(path, where, line)
         if not isinstance(data, dict):
             raise InputError(path, where, "expected a JSON object")
         fields = _Fields(path, where, data)
@@ -170,7 +212,9 @@ def read_jsonl(path: Path, text: str) -> IngestBatch:
             raise fields.fail(f"duplicate url {url!r} (first on line {url_lines[url]})")
         url_lines[url] = number
         if kind == "article":
-            articles.append(_article(fields, url))
+            articles.append(checks.article(path, where, _article(fields, url), notes))
         else:
-            threads.append(_thread(fields, url))
-    return IngestBatch(source=str(path), articles=tuple(articles), threads=tuple(threads))
+            threads.append(checks.thread(path, where, _thread(fields, url), notes))
+    return IngestBatch(
+        source=str(path), articles=tuple(articles), threads=tuple(threads), notes=tuple(notes)
+    )

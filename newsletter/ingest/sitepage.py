@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from newsletter.content import ArticleRecord, IngestBatch, ThreadRecord
 from newsletter.errors import InputError
+from newsletter.ingest import checks
 from newsletter.ingest.common import check_url, collapse_spaces, split_lines, stable_key
 
 PAGE_KEY = "urn:newsletter:page:"
@@ -116,7 +117,11 @@ def _last_activity(
 
 
 def _threads(
-    path: Path, numbered: list[tuple[int, str]], tz: ZoneInfo, published: datetime
+    path: Path,
+    numbered: list[tuple[int, str]],
+    tz: ZoneInfo,
+    published: datetime,
+    notes: list[str],
 ) -> tuple[ThreadRecord, ...]:
     """Repeated (`• DD.MM HH:MM`, `• COUNT`, title) triples; a repeated title keeps its latest."""
     threads: dict[str, ThreadRecord] = {}
@@ -145,12 +150,17 @@ def _threads(
             raise InputError(path, f"line {title_no}", f"expected a title, got {title_line!r}")
         title = collapse_spaces(title_line)
         reply = _REPLY.fullmatch(title)
-        thread = ThreadRecord(
-            key=stable_key(DISCUSSION_KEY, title),
-            title=title,
-            last_activity_at=last_activity_at,
-            comments=int(count),
-            reply_to=next(group for group in reply.groups() if group).strip() if reply else None,
+        thread = checks.thread(
+            path,
+            f"line {title_no}",
+            ThreadRecord(
+                key=stable_key(DISCUSSION_KEY, title),
+                title=title,
+                last_activity_at=last_activity_at,
+                comments=int(count),
+                reply_to=next(g for g in reply.groups() if g).strip() if reply else None,
+            ),
+            notes,
         )
         earlier = threads.get(thread.key)
         if earlier is None or thread.last_activity_at > earlier.last_activity_at:
@@ -170,13 +180,24 @@ def read_page(
     """One article and the discussion list; `published_at` dates the article and the list."""
     if published_at is None:
         raise InputError(path, "page", NO_DATE)
-    published = published_at if published_at.tzinfo else published_at.replace(tzinfo=tz)
+    published = checks.moment(
+        path,
+        "page",
+        "--published-at",
+        published_at if published_at.tzinfo else published_at.replace(tzinfo=tz),
+    )
     numbered = list(enumerate(split_lines(text), start=1))
     folded = [_fold(line) for _, line in numbered]
     footer = next((i for i, line in enumerate(folded) if line.startswith(_RIGHTS)), None)
     if footer is None:
         raise InputError(path, "page", "no rights line ('The rights to this material belong to')")
-    article = _article(path, [line for _, line in numbered[:footer]], published, lang, url)
+    notes: list[str] = []
+    article = checks.article(
+        path,
+        "page",
+        _article(path, [line for _, line in numbered[:footer]], published, lang, url),
+        notes,
+    )
     header = next(
         (
             i
@@ -185,5 +206,5 @@ def read_page(
         ),
         None,
     )
-    threads = () if header is None else _threads(path, numbered[header + 1 :], tz, published)
-    return IngestBatch(source=str(path), articles=(article,), threads=threads)
+    threads = () if header is None else _threads(path, numbered[header + 1 :], tz, published, notes)
+    return IngestBatch(source=str(path), articles=(article,), threads=threads, notes=tuple(notes))

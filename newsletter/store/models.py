@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from newsletter.content import MAX_AUTHOR, MAX_TITLE, MAX_URL
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC out: on SQLite, which keeps no zone, as on PostgreSQL."""
@@ -120,13 +122,13 @@ class Article(Base):
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    url: Mapped[str] = mapped_column(String(2048), unique=True)
-    title: Mapped[str] = mapped_column(String(1000))
+    url: Mapped[str] = mapped_column(String(MAX_URL), unique=True)
+    title: Mapped[str] = mapped_column(String(MAX_TITLE))
     body: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(index=True)
     lang: Mapped[str] = mapped_column(String(8))
-    author: Mapped[str | None] = mapped_column(String(300))
-    image_url: Mapped[str | None] = mapped_column(String(2048))
+    author: Mapped[str | None] = mapped_column(String(MAX_AUTHOR))
+    image_url: Mapped[str | None] = mapped_column(String(MAX_URL))
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
 
@@ -135,12 +137,12 @@ class Thread(Base):
     __tablename__ = "threads"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(2048), unique=True)
-    url: Mapped[str | None] = mapped_column(String(2048))
-    title: Mapped[str] = mapped_column(String(1000))
+    key: Mapped[str] = mapped_column(String(MAX_URL), unique=True)
+    url: Mapped[str | None] = mapped_column(String(MAX_URL))
+    title: Mapped[str] = mapped_column(String(MAX_TITLE))
     last_activity_at: Mapped[datetime] = mapped_column(index=True)
     comments: Mapped[int] = mapped_column(Integer, default=0)
-    reply_to: Mapped[str | None] = mapped_column(String(1000))
+    reply_to: Mapped[str | None] = mapped_column(String(MAX_TITLE))
     updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
 
     posts: Mapped[list[Post]] = relationship(
@@ -155,7 +157,7 @@ class Post(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
     position: Mapped[int]
-    author: Mapped[str] = mapped_column(String(300))
+    author: Mapped[str] = mapped_column(String(MAX_AUTHOR))
     body: Mapped[str] = mapped_column(Text)
     posted_at: Mapped[datetime]
 
@@ -229,7 +231,7 @@ class Edition(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     edition_date: Mapped[date] = mapped_column(Date, unique=True)
     status: Mapped[EditionStatus] = mapped_column(_enum(EditionStatus), default=EditionStatus.DRAFT)
-    subject: Mapped[str] = mapped_column(String(1000))
+    subject: Mapped[str] = mapped_column(String(MAX_TITLE))
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
 
@@ -249,8 +251,8 @@ class EditionItem(Base):
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id", ondelete="SET NULL"))
     # A snapshot: the edition reads the same after its sources are re-ingested or edited.
-    title: Mapped[str] = mapped_column(String(1000))
-    url: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(String(MAX_TITLE))
+    url: Mapped[str | None] = mapped_column(String(MAX_URL))
     summary: Mapped[list[str]] = mapped_column(JSON, default=list)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -9,10 +10,13 @@ from typing import TypeVar
 
 from sqlalchemy import (
     Connection,
+    String,
     Table,
     and_,
     bindparam,
     case,
+    cast,
+    delete,
     func,
     literal,
     or_,
@@ -502,6 +506,36 @@ def recipients_awaiting(
         .order_by(Subscriber.id)
         .limit(limit)
     ).all()
+
+
+def section_choices(*, session: Session) -> list[tuple[str, list[str]]]:
+    """Every distinct (language, sections) among active subscribers: the variants a send can
+    make, which must all render before an edition goes out. Compared as text, as PostgreSQL's
+    JSON type has no equality."""
+    rows = session.execute(
+        select(Subscriber.lang, cast(Subscriber.sections, String))
+        .where(Subscriber.status == SubscriberStatus.ACTIVE)
+        .distinct()
+    )
+    return [(lang, json.loads(sections or "[]")) for lang, sections in rows]
+
+
+def sent_count(*, session: Session, edition_id: int) -> int:
+    """How many readers have received the edition: while none has, it may be built again."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SENT
+            )
+        )
+        or 0
+    )
+
+
+def drop_deliveries(*, session: Session, edition_id: int) -> None:
+    """Forget an unsent edition's deliveries: it is being built again, and sending it again
+    queues its readers afresh."""
+    session.execute(delete(Delivery).where(Delivery.edition_id == edition_id))
 
 
 def delivery_counts(*, session: Session, edition_id: int) -> dict[DeliveryStatus, int]:

@@ -19,26 +19,34 @@ from newsletter.config import Settings
 from newsletter.edition import content_of
 from newsletter.render import personalize, render_edition
 from newsletter.store.db import session_scope
-from newsletter.store.models import Edition, EditionStatus
+from newsletter.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
 from subscribers.validate import DEFAULT_LANG, LANGS
 
 PageMaker = Callable[..., HTMLResponse]
 _CACHED = 32  # rendered pages kept; MJML takes a good part of a second per page
-# "View in browser" must work from the first message out, not only once the last one is.
-_PUBLISHED = (EditionStatus.SENDING, EditionStatus.SENT)
+# "View in browser" must work from the first message out, not only once the last one is; and
+# never before: an edition nobody has received may still be built again, or never go out.
+_LIVE = (EditionStatus.SENDING, EditionStatus.SENT)
+_PUBLISHED = (
+    select(Delivery.id)
+    .where(Delivery.edition_id == Edition.id, Delivery.status == DeliveryStatus.SENT)
+    .exists()
+)
 
 
 def sent_editions(*, session: Session) -> Sequence[Edition]:
-    """Editions that went out (or are going out), newest first."""
+    """Editions someone has received, newest first."""
     return session.scalars(
-        select(Edition).where(Edition.status.in_(_PUBLISHED)).order_by(Edition.edition_date.desc())
+        select(Edition)
+        .where(Edition.status.in_(_LIVE), _PUBLISHED)
+        .order_by(Edition.edition_date.desc())
     ).all()
 
 
 def sent_edition(*, session: Session, day: date) -> Edition | None:
     return session.scalars(
         select(Edition)
-        .where(Edition.edition_date == day, Edition.status.in_(_PUBLISHED))
+        .where(Edition.edition_date == day, Edition.status.in_(_LIVE), _PUBLISHED)
         .options(selectinload(Edition.items))
     ).one_or_none()
 
