@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings, SummarySettings
 from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem, showable
-from newsletter.errors import EditionStateError, NothingToSend
+from newsletter.errors import BuildRace, EditionStateError, NothingToSend
 from newsletter.ingest import read_file
 from newsletter.messages import LANGUAGES, Messages
 from newsletter.render import personalize
@@ -87,6 +88,14 @@ def build(*, engine: Engine, settings: Settings, day: date) -> BuildResult:
         if edition is None:
             edition = Edition(edition_date=day, subject="")
             session.add(edition)
+            try:
+                # Waits for another process inserting the same day; fails once it committed.
+                session.flush()
+            except IntegrityError as exc:
+                raise BuildRace(
+                    f"the edition of {day.isoformat()} was built by another process meanwhile: "
+                    "this one stored nothing (`newsletter build` again rebuilds it)"
+                ) from exc
         elif edition.status is not EditionStatus.DRAFT:
             _unsend(session, edition)
         edition.items.clear()

@@ -53,5 +53,14 @@ class RelayDown(DeliveryIncomplete):
     """The relay could not be reached at all: nothing was sent or changed; run again later."""
 
 
+class StoreError(NewsletterError):
+    """The database could not be reached or refused a statement (down, wrong URL, read-only,
+    disk full, connection killed): the step's open transaction was rolled back."""
+
+
+class BuildRace(EditionStateError):
+    """Another process built the same edition at the same moment, and won."""
+
+
 class SenderConflict(NewsletterError):
     """Another process is sending the edition, or sharing it is not possible on this database."""

@@ -15,10 +15,12 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from newsletter.config import Settings
 from newsletter.deliver import SmtpTransport
@@ -26,11 +28,11 @@ from newsletter.deliver.mime import Envelope
 from newsletter.deliver.pool import Connection, RateLimit, SenderPool
 from newsletter.deliver.transport import ConnectionLost, RecipientRefused, RelayUnreachable
 from newsletter.edition import build, content_of, require_edition
-from newsletter.errors import DeliveryError, NewsletterError, RelayDown, SenderConflict
+from newsletter.errors import BuildRace, DeliveryError, NewsletterError, RelayDown, SenderConflict
 from newsletter.ledger import Job, Recorder, SendReport, dead_owners, new_owner
 from newsletter.messages import Messages, Variant
 from newsletter.store import queries
-from newsletter.store.db import session_scope
+from newsletter.store.db import session_scope, store_error
 from newsletter.store.models import Edition, EditionStatus, SubscriberStatus
 from subscribers import normalize_address
 
@@ -156,7 +158,8 @@ def run(
     with session_scope(engine) as session:
         exists = queries.get_edition(session=session, edition_date=day) is not None
     if not exists:
-        build(engine=engine, settings=settings, day=day)
+        with suppress(BuildRace):  # another run built it meanwhile: send that one
+            build(engine=engine, settings=settings, day=day)
     return send(
         engine=engine,
         settings=settings,
@@ -333,6 +336,8 @@ class _Run:
                     owners=[self.owner],
                     now=datetime.now(UTC),
                 )
+        if isinstance(recorder.error, DBAPIError):
+            raise store_error(recorder.error, self.engine.url) from recorder.error
         if recorder.error is not None:
             raise recorder.error
         if pool.fatal is not None:

@@ -7,11 +7,7 @@ be built again. Real processes, a real SQLite file, a real SMTP server on 127.0.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,7 +15,6 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from newsletter.cli import main
 from newsletter.deliver.sink import SavingSmtpServer, free_port
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.models import (
@@ -33,8 +28,8 @@ from newsletter.store.models import (
 )
 from newsletter.web.archive import sent_edition, sent_editions
 from tests.conftest import received
+from tests.inprocess import Cli, error_lines, in_process_cli
 
-Cli = Callable[..., subprocess.CompletedProcess[str]]
 DAY1, DAY2 = date(2024, 12, 22), date(2024, 12, 23)
 
 
@@ -63,26 +58,7 @@ def env(db_url: str, smtp_server: SavingSmtpServer, tmp_path: Path) -> dict[str,
 def cli(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Cli:
-    """`newsletter ARGS` in this process (a process each costs seconds on a busy machine): the
-    same `main`, environment and exit code; an uncaught exception fails the test."""
-
-    def run(*args: str | Path, expect: int = 0, **extra: str) -> subprocess.CompletedProcess[str]:
-        for name in [n for n in os.environ if n.startswith("NEWSLETTER_")]:
-            monkeypatch.delenv(name)
-        for name, value in (env | extra).items():
-            if value:
-                monkeypatch.setenv(name, value)
-        monkeypatch.setattr(sys, "argv", ["newsletter", *map(str, args)])
-        capsys.readouterr()
-        code = 0
-        try:
-            main()
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        assert code == expect, out + err
-        return subprocess.CompletedProcess(list(map(str, args)), code, out, err)
-
+    run = in_process_cli(env, monkeypatch, capsys)
     run("db", "upgrade")
     run("subscribers", "add", "reader@example.org")
     run("subscribers", "add", "chitatel@example.org", "--lang", "ru")
@@ -105,10 +81,6 @@ def article(day: date, n: int, **fields: str) -> dict[str, str]:
 def write_jsonl(path: Path, *records: dict[str, str]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
     return path
-
-
-def errors(done: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line for line in done.stderr.splitlines() if line.startswith("Error:")]
 
 
 def queue_everyone(session: Session) -> None:
@@ -140,7 +112,7 @@ def test_a_title_that_cannot_be_shown_is_refused_naming_file_and_line(
     good = write_jsonl(tmp_path / "good.jsonl", article(DAY2, 1))
     bad = write_jsonl(tmp_path / "bad.jsonl", article(DAY2, 2), article(DAY2, 3, title=f"A{char}B"))
     done = cli("ingest", good, bad, expect=1)
-    assert errors(done) == [
+    assert error_lines(done) == [
         f"Error: {bad}: line 2: title holds U+{ord(char):04X}, a character that cannot be "
         "shown: fix the source"
     ]
@@ -201,7 +173,7 @@ def test_a_failing_earlier_edition_is_reported_and_todays_is_still_sent(
 
     done = cli("run", "--date", DAY2, expect=1)
 
-    [line] = errors(done)
+    [line] = error_lines(done)
     assert line.startswith(f"Error: the edition of {DAY1} ")
     assert status_of(db_url, DAY2) is EditionStatus.SENT
     assert len(received(smtp_server)) == 2  # today's, to both readers
@@ -220,7 +192,7 @@ def test_an_edition_that_cannot_be_rendered_never_becomes_sending(
 
     done = cli("send", "--date", DAY2, expect=1)
 
-    assert errors(done)[0].startswith(f"Error: the edition of {DAY2} ")
+    assert error_lines(done)[0].startswith(f"Error: the edition of {DAY2} ")
     assert status_of(db_url, DAY2) is EditionStatus.DRAFT
     assert received(smtp_server) == []
     assert archived(db_url) == []
@@ -265,7 +237,7 @@ def test_an_edition_nothing_of_which_was_sent_can_be_rebuilt(
             )
         )
     done = cli("build", "--date", DAY2, expect=1)
-    assert errors(done) == [
+    assert error_lines(done) == [
         f"Error: the edition of {DAY2} has been sent to 1 reader(s): it is not rebuilt"
     ]
 
@@ -283,7 +255,7 @@ def test_run_checks_its_settings_before_building_anything(
 ) -> None:
     cli("ingest", write_jsonl(tmp_path / "d2.jsonl", article(DAY2, 1)))
     done = cli("run", "--date", DAY2, expect=1, **{unset: ""})
-    assert len(errors(done)) == 1 and named in errors(done)[0]
+    assert len(error_lines(done)) == 1 and named in error_lines(done)[0]
     assert status_of(db_url, DAY2) is None  # no draft built
 
 
@@ -303,7 +275,7 @@ def test_a_relay_that_stays_down_leaves_the_edition_a_draft_and_exits_4(
     cli("ingest", write_jsonl(tmp_path / "d2.jsonl", article(DAY2, 1)))
     down = str(free_port())
     done = cli("run", "--date", DAY2, expect=4, NEWSLETTER_SMTP_PORT=down)
-    [line] = errors(done)
+    [line] = error_lines(done)
     assert f"127.0.0.1:{down}" in line and "nothing was sent" in line
     assert status_of(db_url, DAY2) is EditionStatus.DRAFT
     assert archived(db_url) == []

@@ -13,6 +13,7 @@ import typer
 from newsletter.cli import content, db, delivery, demo, serve, subscribers, summarize
 from newsletter.cli.common import State, show_error
 from newsletter.errors import NewsletterError
+from newsletter.store.db import database_errors
 
 app = typer.Typer(
     help="Daily email edition of the site: ingest, build, preview and send.",
@@ -55,7 +56,8 @@ def _options(
 def main() -> None:
     """Entry point: runs the app and turns the library's errors into exit codes."""
     try:
-        app()
+        with database_errors():  # a database error no library call turned into a StoreError
+            app()
     except NewsletterError as exc:
         if _flags.debug:
             raise

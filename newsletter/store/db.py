@@ -6,19 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, StoreError
 
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get foreign keys, WAL and a busy timeout."""
     try:
         parsed = make_url(url)
-        engine = create_engine(parsed)
+        # A connection the server dropped (restart, pg_terminate_backend) is replaced when next
+        # taken from the pool instead of failing the statement that takes it.
+        engine = create_engine(parsed, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise ConfigError(f"NEWSLETTER_DATABASE_URL: cannot use {url!r}: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
@@ -37,7 +39,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session whose work commits on success and rolls back entirely on any exception."""
+    """A session whose work commits on success and rolls back entirely on any exception; the
+    database's own errors come out as StoreError."""
     factory = sessionmaker(engine, expire_on_commit=False)
-    with factory() as session, session.begin():
+    with database_errors(engine.url), factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def database_errors(url: URL | str | None = None) -> Iterator[None]:
+    """Turn the driver's errors (unreachable, wrong database, read-only, disk full, connection
+    killed) into one StoreError line: the first line of the driver's own words, which name
+    the cause, and the database without its password."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise store_error(exc, url) from exc
+
+
+def store_error(exc: DBAPIError, url: URL | str | None = None) -> StoreError:
+    reason = next(iter(str(exc.orig).strip().splitlines()), "") or type(exc.orig).__name__
+    where = "the database"
+    if url is not None:
+        where += " " + make_url(url).render_as_string(hide_password=True)
+    return StoreError(
+        f"{where}: {reason} (work not yet committed was rolled back; check "
+        "NEWSLETTER_DATABASE_URL and that the database is up, writable and has disk space)"
+    )

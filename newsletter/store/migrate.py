@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from newsletter.errors import NewsletterError
+from newsletter.store.db import database_errors
 
 
 def _config() -> Config:
@@ -24,7 +25,7 @@ def _config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create the schema or bring it up to `revision`."""
     config = _config()
-    with engine.begin() as connection:
+    with database_errors(engine.url), engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -32,7 +33,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def ensure_current(engine: Engine) -> None:
     """Refuse to work on a database whose schema is missing or older than this code."""
     head = ScriptDirectory.from_config(_config()).get_current_head()
-    with engine.connect() as connection:
+    with database_errors(engine.url), engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     if current != head:
         state = "has no schema" if current is None else f"is at revision {current}, not {head}"
