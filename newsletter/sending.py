@@ -132,7 +132,8 @@ def _reach_relay(
                 if attempt == d.max_attempts:
                     raise RelayDown(
                         f"{exc} ({d.max_attempts} tries): nothing was sent and the edition of "
-                        f"{day.isoformat()} is unchanged; run again later"
+                        f"{day.isoformat()} is unchanged; run again later "
+                        f"(`newsletter run --date {day.isoformat()}`)"
                     ) from exc
                 wait = d.backoff_seconds * 2 ** (attempt - 1)
                 if notice is not None:

@@ -406,7 +406,7 @@ def test_a_broken_database_gets_an_error_page_not_a_traceback(site: Site) -> Non
     engine.dispose()
     broken = site.http.get(site.confirm_links()[0])
     assert broken.status_code == 500
-    assert "Something went wrong on our side" in broken.text
+    assert "Please try again later" in broken.text
     assert "Traceback" not in broken.text and "subscriber_events" not in broken.text
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.errors import ConfigError, StoreError
@@ -42,18 +42,23 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     """A session whose work commits on success and rolls back entirely on any exception; the
     database's own errors come out as StoreError."""
     factory = sessionmaker(engine, expire_on_commit=False)
-    with database_errors(engine.url), factory() as session, session.begin():
+    with database_errors(engine.url, keep=IntegrityError), factory() as session, session.begin():
         yield session
 
 
 @contextmanager
-def database_errors(url: URL | str | None = None) -> Iterator[None]:
+def database_errors(
+    url: URL | str | None = None, *, keep: type[DBAPIError] | None = None
+) -> Iterator[None]:
     """Turn the driver's errors (unreachable, wrong database, read-only, disk full, connection
     killed) into one StoreError line: the first line of the driver's own words, which name
-    the cause, and the database without its password."""
+    the cause, and the database without its password. `keep` passes one kind through as it
+    is: a unique constraint's IntegrityError is an answer callers act on (a race lost)."""
     try:
         yield
     except DBAPIError as exc:
+        if keep is not None and isinstance(exc, keep):
+            raise
         raise store_error(exc, url) from exc
 
 
