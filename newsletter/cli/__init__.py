@@ -13,7 +13,6 @@ import typer
 from newsletter.cli import content, db, delivery, demo, serve, subscribers, summarize
 from newsletter.cli.common import State, show_error
 from newsletter.errors import NewsletterError
-from newsletter.store.db import database_errors
 
 app = typer.Typer(
     help="Daily email edition of the site: ingest, build, preview and send.",
@@ -56,10 +55,27 @@ def _options(
 def main() -> None:
     """Entry point: runs the app and turns the library's errors into exit codes."""
     try:
-        with database_errors():  # a database error no library call turned into a StoreError
+        try:
             app()
+        except Exception as exc:
+            store = _as_store_error(exc)
+            if store is None:
+                raise
+            raise store from exc
     except NewsletterError as exc:
         if _flags.debug:
             raise
         show_error(exc)
         sys.exit(exc.exit_code)
+
+
+def _as_store_error(exc: Exception) -> NewsletterError | None:
+    """A database error no library call turned into a StoreError, as one; None for anything
+    else. SQLAlchemy is looked up only if a command loaded it (start-up time)."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy.exc import DBAPIError
+
+    from newsletter.store.db import store_error
+
+    return store_error(exc) if isinstance(exc, DBAPIError) else None
