@@ -26,6 +26,11 @@ SMTP_SECURITY = ("none", "starttls", "ssl")
 # Values people leave in example files; a key like this would make every token forgeable.
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "secret-key", "xxx", "todo", "dev"}
 _MIN_SECRET_LENGTH = 16
+# zxcvbn's top score: no pattern it knows (repeats, sequences, keyboard rows, dates, common
+# words and passwords) makes the key cheaper than 10^10 guesses. It reads 72 characters at most.
+_MIN_SECRET_SCORE = 4
+_SECRET_CHECKED_LENGTH = 72
+MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 # TOML key -> environment variable. Secrets are absent here on purpose: they have no TOML key.
 _ENV_NAMES = {
@@ -153,8 +158,7 @@ class Settings:
         if not self.secret_key:
             raise ConfigError(
                 "NEWSLETTER_SECRET_KEY is not set: it signs unsubscribe links "
-                "(set it in the environment, e.g. to the output of "
-                "`python -c 'import secrets; print(secrets.token_hex(32))'`)"
+                f"(set it in the environment, e.g. to the output of `{MAKE_SECRET}`)"
             )
         return self.secret_key
 
@@ -423,9 +427,29 @@ def _secret(item: tuple[Any, str] | None) -> str | None:
     if value is None:
         return None
     assert item is not None
-    if value.lower() in _PLACEHOLDER_SECRETS or len(value) < _MIN_SECRET_LENGTH:
+    if any(character.isspace() for character in value):
+        # A random key has none, and sh and systemd's EnvironmentFile= quote them differently.
         raise ConfigError(
-            f"{item[1]}: looks like a placeholder; use a random value of at least "
-            f"{_MIN_SECRET_LENGTH} characters"
+            f"{item[1]}: contains spaces or other blanks; use a random value such as the "
+            f"output of `{MAKE_SECRET}`"
+        )
+    if (
+        value.lower() in _PLACEHOLDER_SECRETS
+        or len(value) < _MIN_SECRET_LENGTH
+        or _strength(value) < _MIN_SECRET_SCORE
+    ):
+        # The value itself is not repeated: this line may end up in a log or a cron mail.
+        raise ConfigError(
+            f"{item[1]}: looks like a placeholder or is easy to guess (a repeat, a sequence, "
+            f"a word); use a random value of at least {_MIN_SECRET_LENGTH} characters, such as "
+            f"the output of `{MAKE_SECRET}`"
         )
     return value
+
+
+def _strength(secret: str) -> int:
+    """zxcvbn's score from 0 to 4 (imported here: only a command with a key pays for it)."""
+    from zxcvbn import zxcvbn
+
+    result = zxcvbn(secret[:_SECRET_CHECKED_LENGTH], user_inputs=["newsletter"])
+    return int(result["score"])

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import Settings, SummarySettings
 from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem, showable
-from newsletter.errors import BuildRace, EditionStateError, NothingToSend
+from newsletter.errors import BuildRace, EditionStateError, NewsletterError, NothingToSend
 from newsletter.ingest import read_file
 from newsletter.messages import LANGUAGES, Messages
 from newsletter.render import personalize
@@ -79,10 +79,7 @@ def build(*, engine: Engine, settings: Settings, day: date) -> BuildResult:
             session=session, start=start, end=end, limit=MAX_THREADS
         )
         if not articles and not threads:
-            raise NothingToSend(
-                f"no articles or discussions on {day.isoformat()} ({settings.timezone.key}): "
-                "no edition built"
-            )
+            raise nothing_published(day, settings)
         edition = queries.get_edition(session=session, edition_date=day)
         rebuilt = edition is not None
         if edition is None:
@@ -169,6 +166,31 @@ def _thread_item(thread: Thread) -> EditionItem:
             "reply_to": thread.reply_to,
             "extract": [{"author": e.author, "text": e.text} for e in extract],
         },
+    )
+
+
+def nothing_published(day: date, settings: Settings) -> NothingToSend:
+    """What `run`, `build` and `status` say of a day without content: which day, and why."""
+    return NothingToSend(
+        f"nothing to send for {day.isoformat()}: no articles or discussions were published "
+        f"that day (00:00 to 24:00 {settings.timezone.key}); no edition built"
+    )
+
+
+def missing_edition(*, session: Session, settings: Settings, day: date) -> NewsletterError:
+    """Why `day` has no edition: nothing was published (exit 3, as `run` said that day), or
+    it is not built yet."""
+    start, end = day_bounds(day, settings.timezone)
+    articles = queries.articles_published_between(session=session, start=start, end=end)
+    threads = queries.threads_active_between(
+        session=session, start=start, end=end, limit=MAX_THREADS
+    )
+    if not articles and not threads:
+        return nothing_published(day, settings)
+    return EditionStateError(
+        f"there is no edition of {day.isoformat()} yet: {len(articles)} articles and "
+        f"{len(threads)} discussions of that day wait for it; "
+        f"`newsletter run --date {day.isoformat()}` builds and sends it"
     )
 
 

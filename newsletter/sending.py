@@ -27,7 +27,7 @@ from newsletter.deliver import SmtpTransport
 from newsletter.deliver.mime import Envelope
 from newsletter.deliver.pool import Connection, RateLimit, SenderPool
 from newsletter.deliver.transport import ConnectionLost, RecipientRefused, RelayUnreachable
-from newsletter.edition import build, content_of, require_edition
+from newsletter.edition import build, content_of, missing_edition, require_edition
 from newsletter.errors import BuildRace, DeliveryError, NewsletterError, RelayDown, SenderConflict
 from newsletter.ledger import Job, Recorder, SendReport, dead_owners, new_owner
 from newsletter.messages import Messages, Variant
@@ -270,11 +270,13 @@ class EditionProgress:
     progress: queries.SendingProgress
 
 
-def progress_of(*, engine: Engine, day: date) -> EditionProgress:
+def progress_of(*, engine: Engine, settings: Settings, day: date) -> EditionProgress:
     """How the sending of an edition stands: what `newsletter status` shows. Reads only, so it
-    runs beside senders."""
+    runs beside senders. Without an edition, the error says whether the day had nothing."""
     with session_scope(engine) as session:
-        edition = require_edition(session=session, day=day)
+        edition = queries.get_edition(session=session, edition_date=day)
+        if edition is None:
+            raise missing_edition(session=session, settings=settings, day=day)
         return EditionProgress(
             day,
             edition.status,

@@ -143,7 +143,8 @@ def test_a_day_without_content_has_its_own_exit_code(cli: Cli) -> None:
     cli("ingest", *BUNDLED)
     done = cli("run", "--date", "2030-01-01", expect=3)
     assert done.stderr.strip() == (
-        "Error: no articles or discussions on 2030-01-01 (Europe/Moscow): no edition built"
+        "Error: nothing to send for 2030-01-01: no articles or discussions were published that "
+        "day (00:00 to 24:00 Europe/Moscow); no edition built"
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 from newsletter.config import load_settings
 from newsletter.errors import ConfigError
 
-SECRET = "0123456789abcdef0123456789abcdef"
+SECRET = "Xq7fT2mWc9LpR4vB8nHs3KdY6gJz1eUa"
 
 
 def test_defaults_need_no_file_and_no_environment() -> None:

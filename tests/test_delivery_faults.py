@@ -212,7 +212,7 @@ def test_status_counts_states_rates_and_reply_codes(
     settings = _settings(engine, server)
     make_edition(engine, settings, tmp_path, EVERYONE)
     sending.send(engine=engine, settings=settings, day=DAY)
-    status = sending.progress_of(engine=engine, day=DAY)
+    status = sending.progress_of(engine=engine, settings=settings, day=DAY)
     counts = status.progress.counts
     assert (counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]) == (43, 2)
     assert counts[DeliveryStatus.DEFERRED] == 1

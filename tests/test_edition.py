@@ -42,7 +42,9 @@ def _send(engine: Engine, settings: Settings) -> sending.SendReport:
 
 
 def test_an_empty_day_builds_nothing(stocked: Engine, settings: Settings) -> None:
-    with pytest.raises(NothingToSend, match="no articles or discussions on 2030-01-01"):
+    with pytest.raises(
+        NothingToSend, match="nothing to send for 2030-01-01: no articles or discussions"
+    ):
         edition.build(engine=stocked, settings=settings, day=date(2030, 1, 1))
     with session_scope(stocked) as session:
         assert session.scalars(select(Edition)).all() == []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from newsletter import select  # the day rules only: nothing heavy to load
 from newsletter.errors import EXIT_ERROR, NewsletterError
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs (start-up time)
@@ -49,13 +50,14 @@ def state(ctx: typer.Context) -> State:
 
 
 def parse_day(value: str | None, settings: Settings) -> date:
-    """YYYY-MM-DD, or today in the site's time zone when omitted."""
+    """`--date` as YYYY-MM-DD; when omitted, the last complete day in the site's time zone by
+    the clock, so that a morning run sends all of yesterday."""
     if value is None:
-        return datetime.now(settings.timezone).date()
+        return select.last_complete_day(now=datetime.now(UTC), tz=settings.timezone)
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date like 2024-12-23") from None
+        return select.parse_day(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--date'") from None
 
 
 def parse_datetime(value: str | None) -> datetime | None:

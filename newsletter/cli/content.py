@@ -10,7 +10,12 @@ import typer
 from newsletter.cli.common import parse_datetime, parse_day, state
 
 DateOption = Annotated[
-    str | None, typer.Option("--date", help="Local day YYYY-MM-DD (default: today).")
+    str | None,
+    typer.Option(
+        "--date",
+        help="Local day YYYY-MM-DD (default: the last complete day in the site's time zone, "
+        "i.e. yesterday there).",
+    ),
 ]
 
 

@@ -15,5 +15,11 @@ def upgrade_command(ctx: typer.Context) -> None:
     from newsletter.store.migrate import upgrade
 
     engine = state(ctx).engine(migrated=False)
-    upgrade(engine)
-    typer.echo(f"schema is up to date: {engine.url.render_as_string(hide_password=True)}")
+    before, after = upgrade(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before is None:
+        typer.echo(f"schema created: {where} (revision {after})")
+    elif before == after:
+        typer.echo(f"schema is up to date: {where} (revision {after})")
+    else:
+        typer.echo(f"schema migrated from revision {before} to {after}: {where}")

@@ -107,7 +107,9 @@ def run(ctx: typer.Context, day: DateOption = None) -> None:
 
 def status(ctx: typer.Context, day: DateOption = None) -> None:
     """Show how the sending of an edition stands: deliveries by state, the rate, errors by
-    reply code, the processes sending it. Safe while a send runs."""
+    reply code, the processes sending it. Safe while a send runs.
+
+    Exit codes: 0 shown, 3 the day had nothing to send (no edition), 1 no edition yet."""
     from rich.console import Console
     from rich.table import Table
 
@@ -115,7 +117,9 @@ def status(ctx: typer.Context, day: DateOption = None) -> None:
     from newsletter.store.models import DeliveryStatus
 
     s = state(ctx)
-    edition = sending.progress_of(engine=s.engine(), day=parse_day(day, s.settings))
+    edition = sending.progress_of(
+        engine=s.engine(), settings=s.settings, day=parse_day(day, s.settings)
+    )
     p = edition.progress
     console = Console()
     table = Table(title=f"Edition {edition.edition_date}: {edition.status.value}")
@@ -147,7 +151,8 @@ def status(ctx: typer.Context, day: DateOption = None) -> None:
 
 @contextmanager
 def _progress() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr, so that stdout keeps only the report."""
+    """A progress bar on stderr, so that stdout keeps only the report. Only on a terminal:
+    elsewhere rich still ends each bar with a blank line, and cron mails any output."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -157,13 +162,15 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
         TimeRemainingColumn,
     )
 
+    console = Console(stderr=True)
     with Progress(
         TextColumn("sending"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
+        disable=not console.is_terminal,
     ) as bar:
         task = bar.add_task("sending", total=None)
 

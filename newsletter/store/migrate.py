@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from newsletter.errors import NewsletterError
 from newsletter.store.db import database_errors
@@ -22,19 +22,26 @@ def _config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create the schema or bring it up to `revision`."""
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Create the schema or bring it up to `revision`; returns the revisions before and after
+    (None before: the schema was created)."""
     config = _config()
     with database_errors(engine.url), engine.begin() as connection:
+        before = _revision(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        return before, _revision(connection)
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def ensure_current(engine: Engine) -> None:
     """Refuse to work on a database whose schema is missing or older than this code."""
     head = ScriptDirectory.from_config(_config()).get_current_head()
     with database_errors(engine.url), engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+        current = _revision(connection)
     if current != head:
         state = "has no schema" if current is None else f"is at revision {current}, not {head}"
         raise NewsletterError(

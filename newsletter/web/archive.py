@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from newsletter.config import Settings
 from newsletter.edition import content_of
 from newsletter.render import personalize, render_edition
+from newsletter.select import parse_day
 from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
 from subscribers.validate import DEFAULT_LANG, LANGS
@@ -95,7 +96,7 @@ def edition_page(page: PageMaker, engine: Engine, settings: Settings) -> Callabl
 
     async def edition(request: Request) -> Response:
         try:
-            day = date.fromisoformat(request.path_params["day"])
+            day = parse_day(request.path_params["day"])  # one spelling per edition's address
         except ValueError:
             return _not_found(page)
         lang = request.query_params.get("lang", DEFAULT_LANG)
