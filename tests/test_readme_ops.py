@@ -16,7 +16,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from newsletter.config import DEFAULT_TIMEZONE, load_settings
 from newsletter.deliver.sink import SavingSmtpServer
@@ -24,8 +25,8 @@ from newsletter.errors import EXIT_ERROR, EXIT_LEFT_TO_RETRY, EXIT_NOTHING_TO_SE
 from newsletter.select import last_complete_day
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import ensure_current, upgrade
-from newsletter.store.models import Subscriber
-from subscribers import add_subscriber
+from newsletter.store.models import Subscriber, Suppression
+from subscribers import add_subscriber, forget
 from tests.conftest import received
 
 README = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
@@ -311,8 +312,8 @@ def test_systemd_reads_the_readmes_units(tmp_path: Path) -> None:
     home.mkdir(parents=True)
     (home / ".venv").symlink_to(sys.prefix, target_is_directory=True)
     names = {"serve.service": "newsletter-serve.service"}
-    for name, text in _units().items():
-        (tmp_path / names.get(name, name)).write_text(_moved(text, tmp_path), "utf-8")
+    for name, unit in _units().items():
+        (tmp_path / names.get(name, name)).write_text(_moved(unit, tmp_path), "utf-8")
     done = subprocess.run(
         [
             "systemd-analyze",
@@ -353,3 +354,75 @@ def test_the_readmes_sqlite_backup_command(tmp_path: Path) -> None:
     with session_scope(restored) as session:
         assert session.scalars(select(Subscriber.email)).all() == ["reader@example.org"]
     restored.dispose()
+
+
+def _rows(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the tables a restore must keep as they were, ids and link keys included."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                name: sorted(tuple(row) for row in connection.execute(select(table)))
+                for name, table in (
+                    ("subscribers", Subscriber.__table__),
+                    ("suppressions", Suppression.__table__),
+                )
+            }
+    finally:
+        engine.dispose()
+
+
+def test_the_readmes_postgresql_backup_and_restore(pg_url: str, tmp_path: Path) -> None:
+    """pg_dump and pg_restore as the README writes them, the database and role names aside."""
+    section = _section("## Backup and restore")
+    (dump,) = [block for block in _blocks(section, "sh") if block.startswith("pg_dump ")]
+    prose = " ".join(section.split())
+    (make_db,) = re.findall(r"`(createdb [^`]*)`", prose)
+    (restore,) = re.findall(r"`(pg_restore [^`]*)`", prose)
+    assert make_db == "createdb -O newsletter newsletter"
+
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        for email in ("reader@example.org", "gone@example.org", "other@example.org"):
+            add_subscriber(session=session, email=email, name=None, lang="en")
+    with session_scope(engine) as session:
+        forget(session=session, email="gone@example.org")
+    engine.dispose()
+    kept = _rows(pg_url)
+    assert len(kept["subscribers"]) == 2 and len(kept["suppressions"]) == 1
+
+    source, target = (
+        make_url(pg_url),
+        make_url(pg_url).set(database=f"{make_url(pg_url).database}_r"),
+    )
+    libpq = {
+        url.database: url.set(drivername="postgresql").render_as_string(hide_password=False)
+        for url in (source, target)
+    }
+    role = f"{source.database}_role"
+    (tmp_path / "var" / "backups" / "newsletter").mkdir(parents=True)
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE ROLE "{role}"'))
+        connection.execute(text(f'CREATE DATABASE "{target.database}" OWNER "{role}"'))
+    try:
+        dump_command = _moved(dump, tmp_path).replace(
+            " newsletter\n", f" '{libpq[source.database]}'\n"
+        )
+        subprocess.run(["/bin/sh", "-c", dump_command], check=True, capture_output=True)
+        (dumped,) = (tmp_path / "var" / "backups" / "newsletter").glob("newsletter-*.dump")
+        restore_command = (
+            restore.replace("--role=newsletter", f"--role={role}")
+            .replace("--dbname=newsletter", f"--dbname='{libpq[target.database]}'")
+            .replace("FILE.dump", str(dumped))
+        )
+        subprocess.run(["/bin/sh", "-c", restore_command], check=True, capture_output=True)
+        restored = target.render_as_string(hide_password=False)
+        ensure_current(make_engine(restored))
+        assert _rows(restored) == kept
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+            connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
