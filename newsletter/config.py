@@ -63,6 +63,8 @@ _ENV_NAMES = {
     "web.sections": "NEWSLETTER_WEB_SECTIONS",
     "summary.words": "NEWSLETTER_SUMMARY_WORDS",
     "summary.lead_weight": "NEWSLETTER_SUMMARY_LEAD_WEIGHT",
+    "web.confirm_attempts": "NEWSLETTER_WEB_CONFIRM_ATTEMPTS",
+    "web.confirm_backoff_seconds": "NEWSLETTER_WEB_CONFIRM_BACKOFF_SECONDS",
 }
 _SECRET_ENV = {"secret_key": "NEWSLETTER_SECRET_KEY", "smtp.password": "NEWSLETTER_SMTP_PASSWORD"}
 
@@ -116,6 +118,10 @@ class WebSettings:
     confirm_days: int = 7  # how long a confirmation link works
     subscribe_per_hour: int = 10  # subscribe attempts per client address (per server process)
     sections: tuple[str, ...] = ()  # tags offered as sections; empty: the tags in the store
+    # A confirmation the relay did not take is tried again after this, doubled each time up to
+    # an hour, this many times in all: 12 tries span about five hours of a relay being down.
+    confirm_attempts: int = 12
+    confirm_backoff_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,10 @@ def load_settings(
                 get("web.subscribe_per_hour"), WebSettings.subscribe_per_hour, 1
             ),
             sections=_sections(get("web.sections")),
+            confirm_attempts=_number(get("web.confirm_attempts"), WebSettings.confirm_attempts, 1),
+            confirm_backoff_seconds=_seconds(
+                get("web.confirm_backoff_seconds"), WebSettings.confirm_backoff_seconds
+            ),
         ),
         summary=SummarySettings(
             words=_number(get("summary.words"), SummarySettings.words, 1),

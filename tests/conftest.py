@@ -114,7 +114,10 @@ def serving(make_app: Callable[[str], ASGIApp]) -> Iterator[str]:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    config = uvicorn.Config(make_app(base_url), log_level="warning", lifespan="off")
+    # As `newsletter serve` runs it: the app reads X-Forwarded-For itself, when told to.
+    config = uvicorn.Config(
+        make_app(base_url), log_level="warning", lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()

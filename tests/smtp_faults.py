@@ -103,6 +103,13 @@ class _Handler:
 
 
 class _FaultySMTP(SMTP):
+    def _timeout_cb(self) -> None:
+        # As Postfix does after its idle timeout (smtpd_timeout, 300 s): a 421 the client reads
+        # as the reply to its next command, then the connection closes.
+        if self.transport is not None:
+            self.transport.write(b"421 4.4.2 relay.example Error: timeout exceeded\r\n")
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
+
     async def smtp_DATA(self, arg: str) -> None:
         handler: _Handler = self.event_handler
         envelope = self.envelope

@@ -16,7 +16,6 @@ from sqlalchemy import Engine, select
 from starlette.applications import Starlette
 
 from newsletter.config import Settings
-from newsletter.deliver import SmtpTransport
 from newsletter.deliver.sink import SavingSmtpServer
 from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, Subscriber, SubscriberStatus
@@ -73,7 +72,7 @@ def test_a_test_copys_links_work_and_say_so(
 
     def make_app(base_url: str) -> Starlette:
         mine = dataclasses.replace(settings, base_url=base_url)
-        return create_app(settings=mine, engine=engine, transport=SmtpTransport(mine.smtp))
+        return create_app(settings=mine, engine=engine)
 
     with serving(make_app) as base, httpx.Client(base_url=base) as client:
         for page in (

@@ -14,7 +14,8 @@ import pytest
 
 from newsletter.deliver.sink import SavingSmtpServer
 from newsletter.store.models import SubscriberStatus
-from tests.test_web import Site, _articles, open_site
+from tests.test_web import _articles
+from tests.web_site import Site, open_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -47,7 +48,7 @@ def test_subscribe_confirm_choose_and_leave_in_a_browser(browser: Browser, site:
     page.click("button[type=submit]")
     assert page.locator("h1").inner_text() == "Check your inbox"
 
-    (link,) = site.confirm_links()  # from the email the SMTP server received
+    (link,) = site.confirm_links(1)  # from the email the SMTP server received
     page.goto(link)
     assert page.locator("h1").inner_text() == "You are subscribed"
     page.click("text=Choose your language and sections")

@@ -23,24 +23,36 @@ def serve(
         str,
         typer.Option(
             "--forwarded-allow-ips",
-            help="Comma-separated addresses of reverse proxies whose X-Forwarded-For is "
-            "trusted (for the per-client rate limit).",
+            help="Comma-separated addresses (or networks) of reverse proxies whose "
+            "X-Forwarded-For names the client, for the per-client rate limit; none by default. "
+            "Behind nginx on the same machine: 127.0.0.1.",
         ),
-    ] = "127.0.0.1",
+    ] = "",
 ) -> None:
-    """Serve the subscribe, confirm, unsubscribe, preferences and archive pages."""
+    """Serve the subscribe, confirm, unsubscribe, preferences and archive pages, and send the
+    confirmation emails they queue."""
     import uvicorn
 
     from newsletter.web import create_app
+    from newsletter.web.security import proxy_networks
 
     s = state(ctx)
-    app = create_app(settings=s.settings, engine=s.engine())
+    try:
+        trusted = proxy_networks(forwarded_allow_ips.split(","))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--forwarded-allow-ips") from None
+    app = create_app(
+        settings=s.settings,
+        engine=s.engine(),
+        trusted_proxies=[str(network) for network in trusted],
+    )
     uvicorn.run(
         app,
         host=host,
         port=port,
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
+        # The app reads X-Forwarded-For itself, from the proxies named here only, and builds
+        # every address it shows from NEWSLETTER_BASE_URL: uvicorn's rewriting stays off.
+        proxy_headers=False,
         server_header=False,
         log_level="info",
     )

@@ -42,12 +42,13 @@ class _SaveHandler:
 class SavingSmtpServer:
     """`with SavingSmtpServer(dir) as server:` listens on host:server.port while the block runs."""
 
-    def __init__(self, out_dir: Path, host: str = "127.0.0.1") -> None:
+    def __init__(self, out_dir: Path, host: str = "127.0.0.1", **smtp_options: Any) -> None:
+        """`smtp_options` go to aiosmtpd's SMTP (`enable_SMTPUTF8=True`, `timeout=2`)."""
         out_dir.mkdir(parents=True, exist_ok=True)
         self._handler = _SaveHandler(out_dir)
         self.host = host
         self.port = free_port(host)
-        self._controller = Controller(self._handler, hostname=host, port=self.port)
+        self._controller = Controller(self._handler, hostname=host, port=self.port, **smtp_options)
 
     @property
     def saved(self) -> list[Path]:

@@ -213,6 +213,32 @@ class SubscriberEvent(Base):
     cause: Mapped[str] = mapped_column(String(300))
 
 
+class SubscribeRequest(Base):
+    """A subscribe form's request, queued for `newsletter serve`'s background sender: the page
+    stores only this, the same for every address, and answers; the sender takes it in (makes
+    the address pending, or finds there is nothing to send) and mails the confirmation, trying
+    again with back-off. Deleted once done; a row with `failed_at` was given up and reported."""
+
+    __tablename__ = "subscribe_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    lang: Mapped[str] = mapped_column(String(8))
+    cause: Mapped[str] = mapped_column(String(300))
+    requested_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    # Set once taken in: whom the confirmation goes to. Erasing them drops the request.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    # A sender working on it holds it until then, so two `serve` processes never both send it.
+    claimed_until: Mapped[datetime | None]
+    reply_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None]
+
+
 class Suppression(Base):
     """An address that must never be mailed again, kept only as a hash after its owner's data
     was erased."""

@@ -1,5 +1,5 @@
 """The web pages of `newsletter serve` (subscription, preferences, archive), one ASGI app."""
 
-from newsletter.web.app import create_app, smtp_transport
+from newsletter.web.app import create_app
 
-__all__ = ["create_app", "smtp_transport"]
+__all__ = ["create_app"]

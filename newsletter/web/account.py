@@ -29,7 +29,7 @@ def unsubscribe_page(web: Web) -> Endpoint:
         )
         if link.test:
             return _test_copy(web, "unsubscribe the reader of a real edition")
-        if request.method == "GET":
+        if request.method != "POST":  # GET, and HEAD with it
             subscriber = await run_in_threadpool(_subscriber, web, link)
             if subscriber is None or not _mailed(subscriber):
                 return _unsubscribed(web)

@@ -2,61 +2,68 @@
 RFC 8058 one-click), preferences, and the archive of sent editions.
 
 Pages link to each other through NEWSLETTER_BASE_URL and post forms to their own address, so the
-app works unchanged behind a reverse proxy that serves it under a path."""
+app works unchanged behind a reverse proxy that serves it under a path; redirects are built from
+that base URL too, never from the request's Host header. The confirmation queue's background
+sender runs for as long as the app does (its lifespan)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 import subscribers as subs
 from newsletter.config import Settings
-from newsletter.deliver import SmtpTransport, Transport
 from newsletter.errors import NewsletterError
 from newsletter.web import archive
 from newsletter.web.account import link_help, preferences_page, unsubscribe_page
+from newsletter.web.confirmations import ConfirmationSender
 from newsletter.web.context import Endpoint, Web
-from newsletter.web.security import BadForm, Csrf, RateLimit
+from newsletter.web.security import BadForm, Csrf, RateLimit, proxy_networks
 from newsletter.web.subscribe import confirm_page, subscribe_page
 
 log = logging.getLogger(__name__)
-
-
-def smtp_transport(settings: Settings) -> Transport:
-    """The one place the app makes its transport: SMTP from the settings."""
-    return SmtpTransport(settings.smtp)
 
 
 def create_app(
     *,
     settings: Settings,
     engine: Engine,
-    transport: Transport | None = None,
     clock: Callable[[], float] = time.time,
     rate_clock: Callable[[], float] = time.monotonic,
+    trusted_proxies: Sequence[str] = (),
 ) -> Starlette:
-    """The app on `engine`. Tests pass a `clock` to make links expire and a `transport`."""
+    """The app on `engine`. `trusted_proxies`: addresses of reverse proxies whose X-Forwarded-For
+    names the client (none by default). Tests pass a `clock` to make links expire."""
     secret = settings.require_secret_key()
     base_url = settings.require_base_url()
     web = Web(
         settings=settings,
         engine=engine,
-        transport=transport or smtp_transport(settings),
+        confirmations=ConfirmationSender(
+            settings=settings,
+            engine=engine,
+            secret=secret,
+            base_url=base_url,
+            sender=settings.require_from(),
+            clock=clock,
+        ),
         clock=clock,
         limiter=RateLimit(settings.web.subscribe_per_hour, rate_clock),
-        csrf=Csrf(secret=secret, secure_cookie=base_url.startswith("https:")),
+        trusted_proxies=proxy_networks(trusted_proxies),
+        csrf=Csrf(secret=secret, base_url=base_url, clock=clock),
         secret=secret,
         base_url=base_url,
-        sender=settings.require_from(),
     )
     routes = [
         Route("/", _home(web), methods=["GET"]),
@@ -76,7 +83,23 @@ def create_app(
         BadForm: _bad_form(web),
         Exception: _server_error(web),
     }
-    return Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=_lifespan(web))
+    # Starlette's own trailing-slash redirect names the Host header's host: ours names the
+    # base URL (see _http_error).
+    app.router.redirect_slashes = False
+    return app
+
+
+def _lifespan(web: Web) -> Callable[[Starlette], Any]:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        web.confirmations.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(web.confirmations.stop)
+
+    return lifespan
 
 
 def _home(web: Web) -> Endpoint:
@@ -123,6 +146,10 @@ def _http_error(web: Web) -> Callable[[Request, Exception], Any]:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
+            moved = _without_slash(request)
+            if moved is not None:
+                query = f"?{request.url.query}" if request.url.query else ""
+                return RedirectResponse(f"{web.base_url}{moved}{query}", status_code=307)
             return web.message("Not found", "There is no page here.", status_code=404)
         response = web.message("Error", str(exc.detail), status_code=exc.status_code)
         for name, value in (exc.headers or {}).items():
@@ -130,6 +157,18 @@ def _http_error(web: Web) -> Callable[[Request, Exception], Any]:
         return response
 
     return http_error
+
+
+def _without_slash(request: Request) -> str | None:
+    """The path without its trailing slash, if a page answers there."""
+    path = request.url.path
+    if path == "/" or not path.endswith("/"):
+        return None
+    stripped = path.rstrip("/") or "/"
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.fullmatch(stripped):
+            return stripped
+    return None
 
 
 def _server_error(web: Web) -> Callable[[Request, Exception], Any]:
@@ -143,4 +182,4 @@ def _server_error(web: Web) -> Callable[[Request, Exception], Any]:
     return server_error
 
 
-__all__ = ["create_app", "smtp_transport"]
+__all__ = ["create_app"]

@@ -1,10 +1,8 @@
-"""What every page handler shares: the settings, the database, the transport and clocks, and
-the way pages are made (escaped templates, protective headers)."""
+"""What every page handler shares: the settings, the database, the confirmation queue's sender
+and clocks, and the way pages are made (escaped templates, protective headers)."""
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from newsletter.config import Settings
-from newsletter.deliver import Transport
+from newsletter.web.confirmations import ConfirmationSender
 from newsletter.web.pages import render
-from newsletter.web.security import Csrf, RateLimit
+from newsletter.web.security import Csrf, IPNetwork, RateLimit
 
 Endpoint = Callable[[Request], Any]
 LANG_LABELS = {"en": "English", "ru": "Русский"}
@@ -29,14 +27,13 @@ class Web:
 
     settings: Settings
     engine: Engine
-    transport: Transport
+    confirmations: ConfirmationSender
     clock: Callable[[], float]
     limiter: RateLimit
+    trusted_proxies: tuple[IPNetwork, ...]
     csrf: Csrf
     secret: str
     base_url: str
-    sender: str
-    send_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -70,9 +67,9 @@ class Web:
         )
 
     def form_page(self, request: Request, template: str, *, title: str, **context: Any) -> Response:
-        nonce, token = self.csrf.form_token(request)
+        cookie, token = self.csrf.form_token(request)
         response = self.page(template, title=title, csrf=token, **context)
-        self.csrf.set_cookie(response, nonce)
+        self.csrf.set_cookie(response, cookie)
         return response
 
 

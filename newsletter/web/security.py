@@ -1,25 +1,28 @@
-"""What keeps the pages from being abused: capped form reading, CSRF tokens on forms, and a
-per-client rate limit for the subscribe form."""
+"""What keeps the pages from being abused: capped form reading, CSRF checks on forms, and a
+per-client rate limit for the subscribe form that trusts X-Forwarded-For only from a proxy it
+was told of."""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable, Sequence
+from urllib.parse import parse_qsl, urlsplit
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, Signer, URLSafeSerializer
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import Response
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_BODY = 16 * 1024  # the largest honest form here is a few hundred bytes
 MAX_FIELDS = 120  # a preferences form with every section ticked
 CSRF_COOKIE = "newsletter_csrf"
 CSRF_FIELD = "csrf"
-CSRF_MAX_AGE = 24 * 3600
+CSRF_MAX_AGE = 2 * 3600  # time enough to fill in a form, not to collect tokens for days
 
 
 class BadForm(Exception):
@@ -91,45 +94,105 @@ def field(fields: Fields, name: str, *, max_length: int, default: str = "") -> s
     return values[0]
 
 
-@dataclass(frozen=True)
 class Csrf:
-    """Signed double submit: a random value in a cookie, and in the form the same value signed
-    together with the page's path. A page elsewhere can neither read the cookie nor sign."""
+    """Forms are accepted from this site's own pages only, once, within hours.
 
-    secret: str
-    secure_cookie: bool
+    Three checks: the browser's own word where it gives one (Sec-Fetch-Site, Origin), then a
+    token in the form. The token signs a nonce the server chose and keeps in a signed cookie
+    (a cookie planted by someone else is not ours and is replaced), the page's path, a random
+    id and the time; it is refused after CSRF_MAX_AGE and when its id was already spent. Over
+    https the cookie is `__Host-` prefixed, so a sibling subdomain cannot set it."""
 
-    def _serializer(self) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.secret, salt="csrf")
+    def __init__(self, *, secret: str, base_url: str, clock: Callable[[], float]) -> None:
+        parts = urlsplit(base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}".lower()
+        self._secure = parts.scheme == "https"
+        self.cookie_name = f"__Host-{CSRF_COOKIE}" if self._secure else CSRF_COOKIE
+        self._cookie = Signer(secret, salt="csrf-cookie")
+        self._tokens = URLSafeSerializer(secret, salt="csrf-form")
+        self._clock = clock
+        self._spent = _Spent()
 
     def form_token(self, request: Request) -> tuple[str, str]:
         """(cookie value, form field value) for a page showing a form."""
-        nonce = request.cookies.get(CSRF_COOKIE, "")
-        if not (16 <= len(nonce) <= 64 and nonce.isascii()):
-            nonce = secrets.token_urlsafe(24)
-        return nonce, self._serializer().dumps([nonce, request.url.path])
+        nonce = self._nonce(request) or secrets.token_urlsafe(24)
+        token = self._tokens.dumps(
+            [nonce, request.url.path, secrets.token_urlsafe(12), int(self._clock())]
+        )
+        return self._cookie.sign(nonce).decode("ascii"), token
 
-    def set_cookie(self, response: Response, nonce: str) -> None:
+    def set_cookie(self, response: Response, value: str) -> None:
         response.set_cookie(
-            CSRF_COOKIE,
-            nonce,
+            self.cookie_name,
+            value,
             max_age=CSRF_MAX_AGE,
             httponly=True,
             samesite="strict",
-            secure=self.secure_cookie,
+            secure=self._secure,
             path="/",
         )
 
     def check(self, request: Request, fields: Fields) -> None:
+        # Browsers that send Sec-Fetch-Site say whose page sent the form; older ones send an
+        # Origin, which is "null" from our own pages too (they set Referrer-Policy: no-referrer),
+        # and then, as without either header, the token decides alone.
+        site = request.headers.get("sec-fetch-site")
+        origin = request.headers.get("origin", "null").lower()
+        if site is not None:
+            if site != "same-origin":
+                raise BadForm(_STALE_FORM, 403)
+        elif origin not in ("null", self._origin):
+            raise BadForm(_STALE_FORM, 403)
         token = field(fields, CSRF_FIELD, max_length=500)
         try:
-            nonce, path = self._serializer().loads(token, max_age=CSRF_MAX_AGE)
+            nonce, path, token_id, issued = self._tokens.loads(token)
         except (BadData, ValueError, TypeError):
             raise BadForm(_STALE_FORM, 403) from None
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        same = isinstance(nonce, str) and secrets.compare_digest(nonce.encode(), cookie.encode())
-        if not same or path != request.url.path:
+        cookie = self._nonce(request)
+        now = self._clock()
+        if (
+            cookie is None
+            or not isinstance(nonce, str)
+            or not secrets.compare_digest(nonce.encode(), cookie.encode())
+            or path != request.url.path
+            or not isinstance(issued, int)
+            or not issued - 60 <= now <= issued + CSRF_MAX_AGE
+            or not self._spent.spend(str(token_id), now)
+        ):
             raise BadForm(_STALE_FORM, 403)
+
+    def _nonce(self, request: Request) -> str | None:
+        """The nonce this server put in the cookie, None if there is none or it is not ours."""
+        value = request.cookies.get(self.cookie_name, "")
+        if not value or len(value) > 200:
+            return None
+        try:
+            return self._cookie.unsign(value).decode("ascii")
+        except (BadData, UnicodeDecodeError):
+            return None
+
+
+class _Spent:
+    """The ids of form tokens already used, until they would have expired anyway. In memory,
+    so each server process keeps its own; bounded, oldest first out."""
+
+    _MAX = 100_000
+
+    def __init__(self) -> None:
+        self._until: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def spend(self, token_id: str, now: float) -> bool:
+        """True the first time `token_id` is spent."""
+        with self._lock:
+            while self._until and next(iter(self._until.values())) < now:
+                self._until.popitem(last=False)
+            if token_id in self._until:
+                return False
+            self._until[token_id] = now + CSRF_MAX_AGE
+            if len(self._until) > self._MAX:
+                self._until.popitem(last=False)
+            return True
 
 
 _STALE_FORM = (
@@ -137,34 +200,85 @@ _STALE_FORM = (
 )
 
 
+def client_key(request: Request, trusted: Sequence[IPNetwork]) -> str:
+    """Whom the rate limit counts: the peer's address, or, when the peer is a trusted proxy,
+    the rightmost X-Forwarded-For entry that is not one (entries further left are whatever
+    the client sent). Only an IP address is a key; an IPv6 client counts by its /64, which is
+    what one household or server gets."""
+    peer = _address(request.client.host if request.client else "")
+    if peer is not None and any(peer in net for net in trusted):
+        forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+        for entry in reversed(forwarded.split(",")):
+            address = _address(entry.strip())
+            if address is None:
+                break  # not an address: the chain cannot be followed further
+            if not any(address in net for net in trusted):
+                peer = address
+                break
+    if peer is None:
+        return "unknown"
+    if peer.version == 6:
+        return str(ipaddress.ip_network(f"{peer}/64", strict=False))
+    return str(peer)
+
+
+def proxy_networks(addresses: Sequence[str]) -> tuple[IPNetwork, ...]:
+    """Addresses or networks (`10.0.0.0/8`); ValueError names one that is neither."""
+    return tuple(ipaddress.ip_network(a.strip(), strict=False) for a in addresses if a.strip())
+
+
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
 class RateLimit:
     """A token bucket per client address: `per_hour` attempts at once, refilled evenly over the
-    hour. Kept in memory, so each server process counts on its own."""
+    hour. Kept in memory, so each server process counts on its own.
 
-    _MAX_CLIENTS = 10_000  # beyond this, forget clients whose bucket has refilled
+    The table is ordered by last use: a client whose bucket has refilled is the same as one
+    never seen, and such clients sit at the old end, so each request drops them from there
+    (amortised constant work, no scan); beyond `max_clients` the least recently seen go."""
 
-    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_hour: int,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        max_clients: int = 10_000,
+    ) -> None:
         self._capacity = float(per_hour)
         self._rate = per_hour / 3600.0
         self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
+        self._max_clients = max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # (tokens, at)
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def allow(self, client: str) -> float:
         """0 if the attempt may go ahead, else the seconds until it may."""
         with self._lock:
             now = self._clock()
-            tokens, at = self._buckets.get(client, (self._capacity, now))
+            self._forget_refilled(now)
+            tokens, at = self._buckets.pop(client, (self._capacity, now))
             tokens = min(self._capacity, tokens + (now - at) * self._rate)
-            if len(self._buckets) >= self._MAX_CLIENTS:
-                self._forget_full(now)
+            wait = 0.0
             if tokens >= 1:
-                self._buckets[client] = (tokens - 1, now)
-                return 0.0
+                tokens -= 1
+            else:
+                wait = (1 - tokens) / self._rate
             self._buckets[client] = (tokens, now)
-            return (1 - tokens) / self._rate
+            while len(self._buckets) > self._max_clients:
+                self._buckets.popitem(last=False)
+            return wait
 
-    def _forget_full(self, now: float) -> None:
-        for client, (tokens, at) in list(self._buckets.items()):
-            if tokens + (now - at) * self._rate >= self._capacity:
-                del self._buckets[client]
+    def _forget_refilled(self, now: float) -> None:
+        while self._buckets:
+            tokens, at = next(iter(self._buckets.values()))
+            if tokens + (now - at) * self._rate < self._capacity:
+                return
+            self._buckets.popitem(last=False)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
-from email.message import EmailMessage
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -12,22 +10,20 @@ from starlette.responses import Response
 
 import subscribers as subs
 from newsletter.store.db import session_scope
+from newsletter.web.confirmations import enqueue
 from newsletter.web.context import LANG_LABELS, Endpoint, Web
-from newsletter.web.mail import confirmation_message
-from newsletter.web.security import BadForm, field, read_form
+from newsletter.web.security import BadForm, client_key, field, read_form
 from subscribers.tokens import CONFIRM
 from subscribers.validate import LANGS
-
-log = logging.getLogger(__name__)
 
 MAX_EMAIL = 320  # RFC 5321's longest path; email-validator checks the parts
 
 
 def subscribe_page(web: Web) -> Endpoint:
     async def subscribe(request: Request) -> Response:
-        if request.method == "GET":
+        if request.method != "POST":  # GET, and HEAD with it: never acts, never counts
             return _subscribe_form(web, request, email="", lang="en", problem=None)
-        client = request.client.host if request.client else "unknown"
+        client = client_key(request, web.trusted_proxies)
         wait = web.limiter.allow(client)
         if wait:
             response = web.message(
@@ -49,9 +45,18 @@ def subscribe_page(web: Web) -> Endpoint:
             return _subscribe_form(
                 web, request, email=email, lang=lang, problem=exc.reason, status_code=400
             )
-        await run_in_threadpool(_request_subscription, web, email, lang, client)
-        # The same answer for new, pending, active and forgotten addresses: the page must
-        # not tell a stranger who is on the list.
+        # The same work and the same answer for new, pending, active and forgotten addresses:
+        # one stored request, taken in and mailed by the background sender. The page must not
+        # tell a stranger who is on the list, by its words or by its time.
+        await run_in_threadpool(
+            enqueue,
+            engine=web.engine,
+            email=email,
+            lang=lang,
+            cause=f"subscribe form, from {client}",
+            now=web.now(),
+        )
+        web.confirmations.wake()
         return web.message(
             "Check your inbox",
             "If the address can be subscribed, a confirmation link is on its way to it. "
@@ -82,45 +87,6 @@ def _subscribe_form(
     )
     response.status_code = status_code
     return response
-
-
-def _request_subscription(web: Web, email: str, lang: str, client: str) -> None:
-    with session_scope(web.engine) as session:
-        confirmation = subs.request_subscription(
-            session=session,
-            email=email,
-            lang=lang,
-            now=web.now(),
-            cause=f"subscribe form, from {client}",
-        )
-    if confirmation is None:
-        return
-    link = subs.confirm_url(
-        base_url=web.base_url,
-        secret=web.secret,
-        key=confirmation.key,
-        clock=web.clock,
-    )
-    message = confirmation_message(
-        sender=web.sender,
-        to_address=confirmation.email,
-        lang=confirmation.lang,
-        site_name=web.settings.site_name,
-        confirm_link=link,
-        days=web.settings.web.confirm_days,
-    )
-    try:
-        _send(web, message)
-    except Exception:
-        # Logged, not shown: an error page only for new addresses would tell who is listed.
-        log.exception("confirmation email to subscriber %d failed", confirmation.subscriber_id)
-        with session_scope(web.engine) as session:
-            subs.confirmation_failed(session=session, subscriber_id=confirmation.subscriber_id)
-
-
-def _send(web: Web, message: EmailMessage) -> None:
-    with web.send_lock:  # one SMTP session, shared by the worker threads
-        web.transport.send(message)
 
 
 def confirm_page(web: Web) -> Endpoint:
