@@ -167,8 +167,10 @@ class ConfirmationSender:
         """Take the request in and send its confirmation. False when the relay is unwell."""
         try:
             envelope = self._take_in(request_id)
-        except NewsletterError as exc:  # e.g. the same address stored meanwhile elsewhere
-            self._retry_later(request_id, None, str(exc))
+        except Exception as exc:
+            # The same address stored meanwhile by another `serve` process, or the database
+            # busy or away: counted as a try, so a lasting fault ends in a reported failure.
+            self._retry_later(request_id, None, f"cannot take the request in: {exc}")
             return True
         if envelope is None:
             return True
