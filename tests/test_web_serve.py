@@ -41,7 +41,7 @@ def _serve(tmp_path: Path, smtp: SavingSmtpServer, *args: str, **env: str) -> It
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine starts Python slowly
         while True:
             try:
                 httpx.get(f"{base}/subscribe")

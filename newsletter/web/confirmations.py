@@ -14,15 +14,12 @@ again after the restart: at most one duplicate confirmation, never a lost one.""
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 import subscribers as subs
@@ -71,7 +68,6 @@ class ConfirmationSender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     def start(self) -> None:
         self._stop.clear()
@@ -134,21 +130,11 @@ class ConfirmationSender:
                 .order_by(SubscribeRequest.id)
                 .limit(5)
             ).all()
-            for request_id in candidates:
-                # Another `serve` process may take the same row: only one update matches.
-                taken = session.execute(
-                    update(SubscribeRequest)
-                    .where(
-                        SubscribeRequest.id == request_id,
-                        or_(
-                            SubscribeRequest.claimed_until.is_(None),
-                            SubscribeRequest.claimed_until < now,
-                        ),
-                    )
-                    .values(claimed_until=now + LEASE)
-                    .execution_options(synchronize_session=False)
-                )
-                if getattr(taken, "rowcount", 0) == 1:
+        for request_id in candidates:
+            # Another `serve` process may take the same row: only one update matches. Each in a
+            # transaction that writes first, so SQLite waits for a busy lock instead of failing.
+            with session_scope(self._engine) as session:
+                if _hold(session, request_id, now, free_only=True):
                     return request_id
         return None
 
@@ -183,16 +169,16 @@ class ConfirmationSender:
             self._retry_later(request_id, None, str(exc))
             return False
         with session_scope(self._engine) as session:
-            request = session.get(SubscribeRequest, request_id)
-            if request is not None:
-                session.delete(request)
+            session.execute(delete(SubscribeRequest).where(SubscribeRequest.id == request_id))
         return True
 
     def _take_in(self, request_id: int) -> Envelope | None:
         """Make the address pending (once) and the message to send; None: nothing to send,
         and the request is done (listed, suppressed, asked again within minutes, or left)."""
         with session_scope(self._engine) as session:
-            request = session.get(SubscribeRequest, request_id)
+            request = (
+                session.get(SubscribeRequest, request_id) if _hold(session, request_id) else None
+            )
             if request is None:
                 return None
             if request.subscriber_id is None:
@@ -238,7 +224,9 @@ class ConfirmationSender:
     ) -> None:
         web = self._settings.web
         with session_scope(self._engine) as session:
-            request = session.get(SubscribeRequest, request_id)
+            request = (
+                session.get(SubscribeRequest, request_id) if _hold(session, request_id) else None
+            )
             if request is None:
                 return
             request.attempts += 1
@@ -271,6 +259,24 @@ class ConfirmationSender:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
+
+
+def _hold(
+    session: Session, request_id: int, now: datetime | None = None, *, free_only: bool = False
+) -> bool:
+    """Claim the request (renew the claim) for LEASE; False if it is gone, or with `free_only`
+    held by another sender. The first statement of every transaction here that writes: on
+    SQLite it takes the write lock before any read, so a page's insert cannot overtake it."""
+    now = now or _utcnow()
+    query = update(SubscribeRequest).where(SubscribeRequest.id == request_id)
+    if free_only:
+        query = query.where(
+            or_(SubscribeRequest.claimed_until.is_(None), SubscribeRequest.claimed_until < now)
+        )
+    done = session.execute(
+        query.values(claimed_until=now + LEASE).execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0) == 1)
 
 
 def _already_queued(session: Session, request: SubscribeRequest, subscriber_id: int) -> bool:
