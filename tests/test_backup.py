@@ -21,7 +21,6 @@ from starlette.applications import Starlette
 
 from newsletter.bounces import import_bounces
 from newsletter.config import Settings
-from newsletter.deliver import SmtpTransport
 from newsletter.errors import InputError, NewsletterError
 from newsletter.messages import delivery_message_id
 from newsletter.store.db import make_engine, session_scope
@@ -147,7 +146,7 @@ def _check_restored(source: Engine, target: Engine, tmp_path: Path) -> None:
 
     def make_app(base_url: str) -> Starlette:
         mine = dataclasses.replace(settings, base_url=base_url)
-        return create_app(settings=mine, engine=target, transport=SmtpTransport(mine.smtp))
+        return create_app(settings=mine, engine=target)
 
     with serving(make_app) as base, httpx.Client(base_url=base) as client:
         page = client.get(ann[2].removeprefix(BASE))
