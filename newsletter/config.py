@@ -3,10 +3,12 @@ environment. Loaded once at the edge (the CLI) and passed down."""
 
 from __future__ import annotations
 
+import math
 import os
+import string
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
@@ -63,8 +65,9 @@ _ENV_NAMES = {
     "web.sections": "NEWSLETTER_WEB_SECTIONS",
     "summary.words": "NEWSLETTER_SUMMARY_WORDS",
     "summary.lead_weight": "NEWSLETTER_SUMMARY_LEAD_WEIGHT",
-    "web.confirm_attempts": "NEWSLETTER_WEB_CONFIRM_ATTEMPTS",
-    "web.confirm_backoff_seconds": "NEWSLETTER_WEB_CONFIRM_BACKOFF_SECONDS",
+    "edition.top_stories": "NEWSLETTER_EDITION_TOP_STORIES",
+    "edition.subject": "NEWSLETTER_EDITION_SUBJECT",
+    "edition.section_weights": "NEWSLETTER_EDITION_SECTION_WEIGHTS",
 }
 _SECRET_ENV = {"secret_key": "NEWSLETTER_SECRET_KEY", "smtp.password": "NEWSLETTER_SMTP_PASSWORD"}
 
@@ -133,6 +136,17 @@ class SummarySettings:
 
 
 @dataclass(frozen=True)
+class EditionSettings:
+    """The shape of an edition. `subject` is filled with the top headline and, when the reader's
+    edition holds more stories, the tail ("and 7 more stories"); `section_weights` maps a tag
+    to the points it adds to an article's rank."""
+
+    top_stories: int = 5
+    subject: str = "{headline} — {more}"
+    section_weights: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Optional fields are required only by the commands that use them; see the `require_*`."""
 
@@ -147,6 +161,7 @@ class Settings:
     dkim: DkimSettings = DkimSettings()
     web: WebSettings = WebSettings()
     summary: SummarySettings = SummarySettings()
+    edition: EditionSettings = EditionSettings()
 
     def require_from(self) -> str:
         if not self.from_address:
@@ -175,7 +190,7 @@ def load_settings(
     """Read the TOML file (from the argument or NEWSLETTER_CONFIG), then apply the environment."""
     env = os.environ if environ is None else environ
     path = config_path or (Path(env["NEWSLETTER_CONFIG"]) if env.get("NEWSLETTER_CONFIG") else None)
-    raw = _flatten(_read_toml(path)) if path else {}
+    raw = _flatten(_read_toml(path), keep=("edition.section_weights",)) if path else {}
     for key in raw:
         if key in _SECRET_ENV:
             raise ConfigError(
@@ -239,6 +254,11 @@ def load_settings(
             words=_number(get("summary.words"), SummarySettings.words, 1),
             lead_weight=_weight(get("summary.lead_weight"), SummarySettings.lead_weight),
         ),
+        edition=EditionSettings(
+            top_stories=_number(get("edition.top_stories"), EditionSettings.top_stories, 1),
+            subject=_subject(get("edition.subject")),
+            section_weights=_weights(get("edition.section_weights")),
+        ),
     )
 
 
@@ -252,11 +272,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flatten(
+    table: Mapping[str, Any], prefix: str = "", keep: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Nested tables become dotted keys, except those in `keep`, which are values (maps)."""
     flat: dict[str, Any] = {}
     for key, value in table.items():
-        if isinstance(value, Mapping):
-            flat |= _flatten(value, f"{prefix}{key}.")
+        if isinstance(value, Mapping) and f"{prefix}{key}" not in keep:
+            flat |= _flatten(value, f"{prefix}{key}.", keep)
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -298,6 +321,51 @@ def _sections(item: tuple[Any, str] | None) -> tuple[str, ...]:
     if any(len(tag) > 100 or not tag.isprintable() for tag in tags):
         raise ConfigError(f"{name}: tags must be printable and at most 100 characters")
     return tags
+
+
+_SUBJECT_FIELDS = frozenset({"headline", "more"})
+
+
+def _subject(item: tuple[Any, str] | None) -> str:
+    """A format string with {headline} and optionally {more}, and no other field."""
+    value = _string(item)
+    if value is None:
+        return EditionSettings.subject
+    assert item is not None
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError as exc:
+        raise ConfigError(f"{item[1]}: not a valid template ({exc}): {value!r}") from None
+    if "headline" not in fields or not fields <= _SUBJECT_FIELDS:
+        raise ConfigError(
+            f"{item[1]}: the subject template takes {{headline}} and {{more}} only, "
+            f"with {{headline}} required: {value!r}"
+        )
+    return value
+
+
+def _weights(item: tuple[Any, str] | None) -> dict[str, float]:
+    """A TOML table of tag = points, or `tag=points,tag=points` in the environment."""
+    if item is None:
+        return {}
+    value, name = item
+    pairs: list[tuple[Any, Any]]
+    if isinstance(value, str):
+        pairs = [(p.partition("=")[0], p.partition("=")[2]) for p in value.split(",") if p.strip()]
+    elif isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        raise ConfigError(f"{name}: expected a table of tag = weight, got {value!r}")
+    weights: dict[str, float] = {}
+    for tag, raw in pairs:
+        try:
+            weight = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: the weight of {tag!r} is not a number: {raw!r}") from None
+        if isinstance(raw, bool) or not math.isfinite(weight) or not str(tag).strip():
+            raise ConfigError(f"{name}: expected tag = weight, got {tag!r} = {raw!r}")
+        weights[str(tag).strip().casefold()] = weight
+    return weights
 
 
 def _number(item: tuple[Any, str] | None, default: int, minimum: int) -> int:

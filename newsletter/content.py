@@ -101,6 +101,9 @@ class ArticleItem:
     author: str | None = None
     image_url: str | None = None
     tags: tuple[str, ...] = ()
+    # The URL of the higher-ranked article of the day telling the same story: this one is then
+    # shown under it as "Also: headline", with no blurb of its own.
+    story: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,12 @@ class PostExcerpt:
 
 @dataclass(frozen=True)
 class ThreadItem:
-    """A discussion thread as it appears in an edition; `last_activity_at` is in local time."""
+    """A discussion thread as it appears in an edition; `last_activity_at` is in local time.
+
+    `activity` is its posts that day (or the growth of its comment count since the previous
+    export), None when unknown. `reply_to_url` links it to the edition's article it replies
+    to, under which it is shown. `extracts` holds a quoted extract per reader language, made of
+    that language's posts when the thread has some; `extract` is the one for any other."""
 
     title: str
     url: str | None
@@ -121,13 +129,19 @@ class ThreadItem:
     last_activity_at: datetime
     reply_to: str | None = None
     extract: tuple[PostExcerpt, ...] = ()
+    activity: int | None = None
+    reply_to_url: str | None = None
+    extracts: tuple[tuple[str, tuple[PostExcerpt, ...]], ...] = ()
+
+    def extract_for(self, lang: str) -> tuple[PostExcerpt, ...]:
+        return dict(self.extracts).get(lang, self.extract)
 
 
 @dataclass(frozen=True)
 class EditionContent:
-    """What an edition says, independent of the reader's language and address."""
+    """What an edition says in both languages, independent of the reader: the day's articles
+    and threads, each in rank order (best first)."""
 
     edition_date: date
-    headline: str
     articles: tuple[ArticleItem, ...]
     threads: tuple[ThreadItem, ...] = field(default=())

@@ -20,8 +20,17 @@ from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadI
 from newsletter.errors import BuildRace, EditionStateError, NewsletterError, NothingToSend
 from newsletter.ingest import read_file
 from newsletter.messages import LANGUAGES, Messages
-from newsletter.render import personalize
+from newsletter.render import personalize, render_edition
+from newsletter.render.shape import MAX_THREADS
 from newsletter.select import day_bounds
+from newsletter.select.ranking import (
+    Candidate,
+    EditorsChoice,
+    RankedArticle,
+    Ranking,
+    ThreadActivity,
+    rank_day,
+)
 from newsletter.store import queries
 from newsletter.store.db import session_scope
 from newsletter.store.models import (
@@ -31,11 +40,25 @@ from newsletter.store.models import (
     EditionItem,
     EditionStatus,
     ItemKind,
+    Post,
     Thread,
 )
 from newsletter.summarize import guess_language, summarize, summarize_thread
 
-MAX_THREADS = 10
+DAY_THREADS = 1000  # threads of one day read for ranking, at most
+LEAD_WORDS = 60  # of an article's first paragraph, compared to find the same story twice
+
+
+NO_CHOICE = EditorsChoice()
+
+
+@dataclass(frozen=True)
+class LanguageSize:
+    """One language's copy as a reader with no sections chosen gets it."""
+
+    lang: str
+    size: int
+    fitting: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,8 @@ class BuildResult:
     articles: int
     threads: int
     rebuilt: bool
+    ranking: Ranking
+    sizes: tuple[LanguageSize, ...] = ()
 
 
 def ingest(
@@ -70,16 +95,39 @@ def ingest(
     return results
 
 
-def build(*, engine: Engine, settings: Settings, day: date) -> BuildResult:
-    """Compose (or recompose, while still a draft) the edition for one local day."""
+def build(
+    *,
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    choice: EditorsChoice = NO_CHOICE,
+) -> BuildResult:
+    """Compose (or recompose, while still a draft) the edition for one local day: the day's
+    articles and active threads, ranked (`newsletter.select.ranking`), summarized and stored as
+    snapshots. With a base URL configured, each language's copy is rendered to report its size
+    and what had to be folded to keep it under the clipping limit."""
     start, end = day_bounds(day, settings.timezone)
     with session_scope(engine) as session:
         articles = queries.articles_published_between(session=session, start=start, end=end)
         threads = queries.threads_active_between(
-            session=session, start=start, end=end, limit=MAX_THREADS
+            session=session, start=start, end=end, limit=DAY_THREADS
         )
-        if not articles and not threads:
-            raise nothing_published(day, settings)
+        growth = queries.comment_growth(
+            session=session, thread_ids=[t.id for t in threads], day_start=start
+        )
+        ranking = rank_day(
+            [_candidate(a) for a in articles],
+            [_activity(t, growth.get(t.id), start, end) for t in threads],
+            day_start=start,
+            day_end=end,
+            section_weights=settings.edition.section_weights,
+            choice=choice,
+        )
+        if not ranking.articles and not ranking.threads:
+            raise NothingToSend(
+                f"no articles or discussions on {day.isoformat()} ({settings.timezone.key}): "
+                "no edition built"
+            )
         edition = queries.get_edition(session=session, edition_date=day)
         rebuilt = edition is not None
         if edition is None:
@@ -97,36 +145,84 @@ def build(*, engine: Engine, settings: Settings, day: date) -> BuildResult:
             _unsend(session, edition)
         edition.items.clear()
         session.flush()  # the old items' positions must be free before new ones take them
-        items = [_article_item(a, settings.summary) for a in articles] + [
-            _thread_item(t) for t in threads
+        by_url = {a.url: a for a in articles}
+        by_key = {t.key: t for t in threads}
+        article_urls = {_title_key(a.title): a.url for a in articles}
+        chosen = [
+            t
+            for i, t in enumerate(ranking.threads)
+            # The busiest threads, and every thread shown under an article it replies to.
+            if i < MAX_THREADS or (t.reply_to and _title_key(t.reply_to) in article_urls)
+        ]
+        items = [
+            _article_item(by_url[r.candidate.key], r, settings.summary) for r in ranking.articles
+        ] + [
+            _thread_item(
+                by_key[t.key],
+                t,
+                article_urls.get(_title_key(t.reply_to)) if t.reply_to else None,
+            )
+            for t in chosen
         ]
         for position, item in enumerate(items):
             item.position = position
         edition.items.extend(items)
         edition.subject = items[0].title
-        return BuildResult(day, len(articles), len(threads), rebuilt)
+        content = content_of(edition, settings)
+    return BuildResult(
+        day,
+        len(ranking.articles),
+        len(chosen),
+        rebuilt,
+        ranking,
+        _sizes(content, settings) if settings.base_url else (),
+    )
 
 
-def _unsend(session: Session, edition: Edition) -> None:
-    """Make an edition nobody has received a draft again, so that it can be built anew (a
-    failed send must not freeze what an edition says); once one reader has it, it stays."""
-    day = edition.edition_date.isoformat()
-    counts = queries.delivery_counts(session=session, edition_id=edition.id)
-    if counts[DeliveryStatus.SENT]:
-        raise EditionStateError(
-            f"the edition of {day} has been sent to {counts[DeliveryStatus.SENT]} reader(s): "
-            "it is not rebuilt"
+def _sizes(content: EditionContent, settings: Settings) -> tuple[LanguageSize, ...]:
+    sizes = []
+    for lang in LANGUAGES:
+        rendered = render_edition(
+            content,
+            lang=lang,
+            site_name=settings.site_name,
+            base_url=settings.require_base_url(),
+            shape=settings.edition,
         )
-    if counts[DeliveryStatus.SENDING]:
-        raise EditionStateError(
-            f"the edition of {day} is being sent right now: it is not rebuilt "
-            f"(`newsletter status --date {day}` shows by whom)"
-        )
-    queries.drop_deliveries(session=session, edition_id=edition.id)
-    edition.status = EditionStatus.DRAFT
+        sizes.append(LanguageSize(lang, rendered.size, rendered.fitting()))
+    return tuple(sizes)
 
 
-def _article_item(article: Article, blurb: SummarySettings) -> EditionItem:
+def _title_key(title: str) -> str:
+    return " ".join(title.split()).casefold()
+
+
+def _candidate(article: Article) -> Candidate:
+    lead = " ".join(article.body.strip().split("\n\n", 1)[0].split()[:LEAD_WORDS])
+    return Candidate(
+        key=article.url,
+        title=article.title,
+        lead=lead,
+        lang=article.lang,
+        published_at=article.published_at,
+        tags=tuple(article.tags),
+    )
+
+
+def _activity(thread: Thread, growth: int | None, start: datetime, end: datetime) -> ThreadActivity:
+    """Posts that day where the store has the thread's posts, else the growth of its count."""
+    posts = sum(1 for p in thread.posts if start <= p.posted_at < end) if thread.posts else None
+    return ThreadActivity(
+        key=thread.key,
+        title=thread.title,
+        last_activity_at=thread.last_activity_at,
+        reply_to=thread.reply_to,
+        posts_today=posts,
+        growth=growth,
+    )
+
+
+def _article_item(article: Article, ranked: RankedArticle, blurb: SummarySettings) -> EditionItem:
     summary = summarize(
         article.body,
         lang=article.lang,
@@ -146,14 +242,27 @@ def _article_item(article: Article, blurb: SummarySettings) -> EditionItem:
             "author": article.author,
             "image_url": article.image_url,
             "tags": list(article.tags),
+            "story": ranked.story,
+            "score": round(ranked.score, 4),
+            "signals": {k: round(v, 4) for k, v in ranked.signals.items()},
         },
     )
 
 
-def _thread_item(thread: Thread) -> EditionItem:
-    """A thread's snapshot; its extract is made now, so the edition does not change later."""
-    text = " ".join([thread.title, *(post.body for post in thread.posts)])
-    extract = summarize_thread(thread.posts, lang=guess_language(text), title=thread.title)
+def _thread_item(thread: Thread, activity: ThreadActivity, reply_to_url: str | None) -> EditionItem:
+    """A thread's snapshot; its extracts are made now, so the edition does not change later:
+    one per reader language, quoting that language's posts when the thread has some."""
+    posts_by_lang: dict[str, list[Post]] = {}
+    for post in thread.posts:
+        posts_by_lang.setdefault(guess_language(post.body), []).append(post)
+    all_text = " ".join([thread.title, *(post.body for post in thread.posts)])
+    extracts = {}
+    for lang in LANGUAGES:
+        own = posts_by_lang.get(lang)
+        extract = summarize_thread(
+            own or thread.posts, lang=lang if own else guess_language(all_text), title=thread.title
+        )
+        extracts[lang] = [{"author": e.author, "text": e.text} for e in extract]
     return EditionItem(
         kind=ItemKind.THREAD,
         thread_id=thread.id,
@@ -164,7 +273,9 @@ def _thread_item(thread: Thread) -> EditionItem:
             "comments": thread.comments,
             "last_activity_at": thread.last_activity_at.isoformat(),
             "reply_to": thread.reply_to,
-            "extract": [{"author": e.author, "text": e.text} for e in extract],
+            "reply_to_url": reply_to_url,
+            "activity": activity.activity,
+            "extracts": extracts,
         },
     )
 
@@ -217,66 +328,69 @@ def content_of(edition: Edition, settings: Settings) -> EditionContent:
     articles: list[ArticleItem] = []
     threads: list[ThreadItem] = []
     for item in edition.items:
-        try:
-            if item.kind is ItemKind.ARTICLE:
-                articles.append(_article_of(item))
-            else:
-                threads.append(_thread_of(item, settings))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise EditionStateError(
-                f"the edition of {edition.edition_date.isoformat()} is damaged (item "
-                f"{item.position}, {item.title!r}: {type(exc).__name__} {exc}): build it again"
-            ) from exc
-    return EditionContent(
-        edition.edition_date, showable(edition.subject), tuple(articles), tuple(threads)
-    )
+        d: dict[str, Any] = item.details
+        if item.kind is ItemKind.ARTICLE:
+            articles.append(
+                ArticleItem(
+                    title=item.title,
+                    url=item.url,
+                    summary=tuple(item.summary),
+                    lang=d["lang"],
+                    published_at=datetime.fromisoformat(d["published_at"]),
+                    author=d.get("author"),
+                    image_url=d.get("image_url"),
+                    tags=tuple(d.get("tags", ())),
+                    story=d.get("story"),
+                )
+            )
+        else:
+            threads.append(
+                ThreadItem(
+                    title=item.title,
+                    url=item.url,
+                    comments=int(d["comments"]),
+                    last_activity_at=datetime.fromisoformat(d["last_activity_at"]).astimezone(
+                        settings.timezone
+                    ),
+                    reply_to=d.get("reply_to"),
+                    # Editions built before extracts were made per language have one for all.
+                    extract=_excerpts(d.get("extract", ())),
+                    activity=d.get("activity"),
+                    reply_to_url=d.get("reply_to_url"),
+                    extracts=tuple(
+                        (lang, _excerpts(quoted)) for lang, quoted in d.get("extracts", {}).items()
+                    ),
+                )
+            )
+    return EditionContent(edition.edition_date, tuple(articles), tuple(threads))
 
 
-def _article_of(item: EditionItem) -> ArticleItem:
-    d: dict[str, Any] = item.details
-    author = d.get("author")
-    return ArticleItem(
-        title=showable(item.title),
-        url=item.url,
-        summary=tuple(showable(s) for s in item.summary),
-        lang=d["lang"],
-        published_at=datetime.fromisoformat(d["published_at"]),
-        author=showable(author) if author else None,
-        image_url=d.get("image_url"),
-        tags=tuple(showable(t) for t in d.get("tags", ())),
-    )
+def _excerpts(stored: list[dict[str, str]]) -> tuple[PostExcerpt, ...]:
+    return tuple(PostExcerpt(author=e["author"], text=e["text"]) for e in stored)
 
 
-def _thread_of(item: EditionItem, settings: Settings) -> ThreadItem:
-    d: dict[str, Any] = item.details
-    reply_to = d.get("reply_to")
-    return ThreadItem(
-        title=showable(item.title),
-        url=item.url,
-        comments=int(d["comments"]),
-        last_activity_at=datetime.fromisoformat(d["last_activity_at"]).astimezone(
-            settings.timezone
-        ),
-        reply_to=showable(reply_to) if reply_to else None,
-        extract=tuple(
-            PostExcerpt(author=showable(e["author"]), text=showable(e["text"]))
-            for e in d.get("extract", ())
-        ),
-    )
+@dataclass(frozen=True)
+class PreviewResult:
+    written: list[Path]
+    sizes: tuple[LanguageSize, ...]
 
 
 def preview(
     *, engine: Engine, settings: Settings, day: date, out_dir: Path, screenshots: bool = False
-) -> list[Path]:
-    """Write the edition as each language's .html, .txt and .eml, as a subscriber would get it;
-    with `screenshots`, also how Chromium shows each .html on a desktop and on a phone."""
+) -> PreviewResult:
+    """Write the edition as each language's .html, .txt and .eml, as a subscriber with no
+    sections chosen would get it; with `screenshots`, also how Chromium shows each .html on a
+    desktop and on a phone, in light and dark mode."""
     messages = Messages(load_content(engine=engine, settings=settings, day=day), settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     pages: list[tuple[str, Path]] = []
+    sizes: list[LanguageSize] = []
     unsubscribe = f"{settings.require_base_url()}/unsubscribe/preview"
     for lang in LANGUAGES:
-        html, text = personalize(messages.rendered(lang), unsubscribe_url=unsubscribe)
+        rendered = messages.rendered(lang)
+        sizes.append(LanguageSize(lang, rendered.size, rendered.fitting()))
+        html, text = personalize(rendered, unsubscribe_url=unsubscribe)
         message = messages.message(
             lang=lang,
             to_address=parseaddr(settings.require_from())[1],
@@ -297,4 +411,4 @@ def preview(
         from newsletter.render.screenshots import take_screenshots
 
         written.extend(take_screenshots(pages))
-    return written
+    return PreviewResult(written, tuple(sizes))

@@ -25,6 +25,9 @@ from subscribers.history import record_change
 
 _BATCH = 500  # outcomes per commit at most
 _EXAMPLES = 20  # refusals listed in the report; the rest are counted by reply code
+# The reason recorded on a delivery skipped because the reader's edition held nothing that
+# day; `newsletter status` counts these apart from readers who left the list.
+EMPTY_EDITION = "empty edition: nothing of the day in their language and sections"
 
 
 @dataclass
@@ -35,6 +38,7 @@ class SendReport:
     deferred: int = 0  # retries scheduled in this run
     failed: int = 0
     skipped: int = 0
+    skipped_empty: int = 0  # of `skipped`: their edition would have held nothing
     bounced: int = 0  # subscribers marked bounced by a "no such user" reply
     left: int = 0  # deliveries of the edition still to go when this run ended
     by_code: Counter[int | None] = field(default_factory=Counter)
@@ -74,7 +78,8 @@ class Job:
 @dataclass
 class _Entry:
     job: Job
-    attempt: Attempt | None  # None: skipped, the subscriber is no longer active
+    attempt: Attempt | None  # None: skipped, for `reason`
+    reason: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -100,8 +105,9 @@ class Recorder:
         self._entries.put(None)
         self._thread.join()
 
-    def record(self, job: Job, attempt: Attempt | None) -> Wait:
-        entry = _Entry(job, attempt)
+    def record(self, job: Job, attempt: Attempt | None, reason: str | None = None) -> Wait:
+        """`attempt` None: the delivery is skipped, for `reason`."""
+        entry = _Entry(job, attempt, reason)
         self._entries.put(entry)
 
         def wait() -> None:
@@ -173,7 +179,9 @@ class Recorder:
     def _outcome(self, entry: _Entry, now: datetime) -> queries.DeliveryOutcome:
         claim, attempt = entry.job.claim, entry.attempt
         if attempt is None:
-            return queries.DeliveryOutcome(claim.id, DeliveryStatus.SKIPPED, tried=False)
+            return queries.DeliveryOutcome(
+                claim.id, DeliveryStatus.SKIPPED, tried=False, error=entry.reason
+            )
         if attempt.outcome == UNTRIED:
             status = DeliveryStatus.DEFERRED if claim.attempts else DeliveryStatus.PENDING
             next_at = now if claim.attempts else None
@@ -234,6 +242,7 @@ class Recorder:
                 r.sent += 1
             elif outcome.status is DeliveryStatus.SKIPPED:
                 r.skipped += 1
+                r.skipped_empty += entry.reason == EMPTY_EDITION
             elif outcome.status in (DeliveryStatus.FAILED, DeliveryStatus.DEFERRED) and (
                 entry.attempt is not None and entry.attempt.outcome != UNTRIED
             ):

@@ -9,17 +9,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr
 
 from newsletter.config import Settings
 from newsletter.content import EditionContent
 from newsletter.deliver import compose
 from newsletter.deliver.dkim import DkimSigner
+from newsletter.deliver.message import mail_date
 from newsletter.deliver.mime import Envelope, MimeTemplate
 from newsletter.errors import ConfigError, EditionStateError, NewsletterError
 from newsletter.render import RenderedEdition, personalize, render_edition
 from subscribers import preferences_url, unsubscribe_url
-from subscribers.preferences import content_for
 
 LANGUAGES = ("en", "ru")
 
@@ -32,6 +32,7 @@ class Variant:
 
     lang: str
     sections: tuple[str, ...] = ()
+    other_languages: bool = False
 
 
 class Messages:
@@ -41,7 +42,6 @@ class Messages:
         self._content = content
         self._settings = settings
         self._rendered: dict[Variant, RenderedEdition] = {}
-        self._empty: dict[Variant, bool] = {}
         self._templates: dict[Variant, MimeTemplate] = {}
         self._domain = parseaddr(settings.require_from())[1].rpartition("@")[2]
         self._sign = DkimSigner(settings.dkim) if settings.dkim.enabled else None
@@ -62,30 +62,22 @@ class Messages:
 
     def _render(self, variant: Variant) -> RenderedEdition:
         if variant not in self._rendered:
-            try:
-                self._rendered[variant] = render_edition(
-                    content_for(self._content, variant.sections),
-                    lang=variant.lang,
-                    site_name=self._settings.site_name,
-                    base_url=self._settings.require_base_url(),
-                )
-            except NewsletterError:
-                raise
-            except Exception as exc:  # whatever the template engines or MJML refuse
-                sections = f", sections {', '.join(variant.sections)}" if variant.sections else ""
-                raise EditionStateError(
-                    f"the edition of {self._content.edition_date.isoformat()} cannot be rendered "
-                    f"({variant.lang}{sections}): {type(exc).__name__}: {exc}"
-                ) from exc
+            self._rendered[variant] = render_edition(
+                self._content,
+                lang=variant.lang,
+                site_name=self._settings.site_name,
+                base_url=self._settings.require_base_url(),
+                sections=variant.sections,
+                other_languages=variant.other_languages,
+                shape=self._settings.edition,
+            )
         return self._rendered[variant]
 
     def is_empty(self, variant: Variant) -> bool:
-        """Nothing of the edition is in the sections this variant's readers chose: they are
-        skipped rather than sent an empty edition."""
-        if variant not in self._empty:
-            content = content_for(self._content, variant.sections)
-            self._empty[variant] = not content.articles and not content.threads
-        return self._empty[variant]
+        """Nothing of the day is in this variant's language and sections (and it takes no
+        other language's headlines, or there are none): its readers are skipped rather than
+        sent an empty edition."""
+        return self._render(variant).empty
 
     def unsubscribe_url(self, key: str | None) -> str:
         """The unsubscribe link of the subscriber with this link key; None: a test copy's."""
@@ -141,9 +133,15 @@ class Messages:
             lang=rendered.lang,
         )
 
-    def variant(self, *, lang: str, sections: Sequence[str] = ()) -> Variant:
+    def variant(
+        self, *, lang: str, sections: Sequence[str] = (), other_languages: bool = False
+    ) -> Variant:
         chosen = tuple(sorted({s.strip().lower() for s in sections if s.strip()}))
-        return Variant(lang=lang if lang in LANGUAGES else "en", sections=chosen)
+        return Variant(
+            lang=lang if lang in LANGUAGES else "en",
+            sections=chosen,
+            other_languages=other_languages,
+        )
 
     def template(self, variant: Variant) -> MimeTemplate:
         if variant not in self._templates:
@@ -187,7 +185,7 @@ class Messages:
             to_address=to_address,
             to_name=to_name,
             message_id=message_id,
-            date=formatdate(usegmt=True),
+            date=mail_date(),
             unsubscribe_url=unsubscribe,
             fill=fill,
             sign=self._sign,

@@ -26,10 +26,17 @@ from newsletter.config import Settings
 from newsletter.deliver import SmtpTransport
 from newsletter.deliver.mime import Envelope
 from newsletter.deliver.pool import Connection, RateLimit, SenderPool
-from newsletter.deliver.transport import ConnectionLost, RecipientRefused, RelayUnreachable
-from newsletter.edition import build, content_of, missing_edition, require_edition
-from newsletter.errors import BuildRace, DeliveryError, NewsletterError, RelayDown, SenderConflict
-from newsletter.ledger import Job, Recorder, SendReport, dead_owners, new_owner
+from newsletter.deliver.transport import ConnectionLost, RecipientRefused
+from newsletter.edition import build, content_of, require_edition
+from newsletter.errors import DeliveryError, SenderConflict
+from newsletter.ledger import (
+    EMPTY_EDITION,
+    Job,
+    Recorder,
+    SendReport,
+    dead_owners,
+    new_owner,
+)
 from newsletter.messages import Messages, Variant
 from newsletter.store import queries
 from newsletter.store.db import session_scope, store_error
@@ -218,7 +225,11 @@ def dry_run(*, engine: Engine, settings: Settings, day: date) -> int:
             session=session, edition_id=edition_id, after_id=after, limit=_DRY_BATCH
         ):
             for subscriber in batch:
-                variant = messages.variant(lang=subscriber.lang, sections=subscriber.sections)
+                variant = messages.variant(
+                    lang=subscriber.lang,
+                    sections=subscriber.sections,
+                    other_languages=subscriber.other_languages,
+                )
                 if messages.is_empty(variant):
                     continue
                 messages.envelope(
@@ -280,7 +291,12 @@ def progress_of(*, engine: Engine, settings: Settings, day: date) -> EditionProg
         return EditionProgress(
             day,
             edition.status,
-            queries.sending_progress(session=session, edition_id=edition.id, now=datetime.now(UTC)),
+            queries.sending_progress(
+                session=session,
+                edition_id=edition.id,
+                now=datetime.now(UTC),
+                skipped_reason=EMPTY_EDITION,
+            ),
         )
 
 
@@ -358,7 +374,9 @@ class _Run:
         )
 
     def _variant(self, claim: queries.ClaimedDelivery) -> Variant:
-        return self.messages.variant(lang=claim.lang, sections=claim.sections)
+        return self.messages.variant(
+            lang=claim.lang, sections=claim.sections, other_languages=claim.other_languages
+        )
 
     def _feed(
         self,
@@ -423,13 +441,12 @@ class _Run:
                 claim,
                 self.messages.message_id(subscriber_id=claim.subscriber_id, key=claim.link_key),
             )
-            if claim.subscriber_status is SubscriberStatus.ACTIVE and not self.messages.is_empty(
-                self._variant(claim)
-            ):
-                ready.append(job)
+            if claim.subscriber_status is not SubscriberStatus.ACTIVE:
+                recorder.record(job, None, "left the list after the edition was queued")
+            elif self.messages.is_empty(self._variant(claim)):
+                recorder.record(job, None, EMPTY_EDITION)
             else:
-                # Left the list after being queued, or nothing of the day is in their sections.
-                recorder.record(job, None)
+                ready.append(job)
         return len(claims)
 
     def _renew(self) -> None:

@@ -25,7 +25,6 @@ from subscribers.errors import (
     Suppressed,
 )
 from subscribers.history import record_change
-from subscribers.preferences import content_for, wants
 from subscribers.queries import subscriber_for_link
 from subscribers.service import add_subscriber, remove_subscriber
 from subscribers.suppression import Forgotten, address_hash, forget, is_suppressed
@@ -61,7 +60,6 @@ __all__ = [
     "confirm",
     "confirm_url",
     "confirmation_failed",
-    "content_for",
     "export_csv",
     "forget",
     "import_csv",
@@ -83,7 +81,6 @@ __all__ = [
     "update_preferences",
     "validate_lang",
     "validate_name",
-    "wants",
     "write_backup",
     "write_rejects",
 ]

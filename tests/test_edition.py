@@ -55,6 +55,11 @@ def test_build_picks_the_local_day_and_rebuilds_only_unsent_editions(
 ) -> None:
     first = edition.build(engine=stocked, settings=settings, day=DAY)
     assert (first.articles, first.threads, first.rebuilt) == (7, 5, False)
+    assert [(s.lang, s.fitting) for s in first.sizes] == [
+        ("en", "nothing folded"),
+        ("ru", "nothing folded"),
+    ]
+    assert all(0 < s.size < 100_000 for s in first.sizes)
     again = edition.build(engine=stocked, settings=settings, day=DAY)
     assert again.rebuilt
     _send(stocked, settings)
@@ -131,8 +136,14 @@ def test_each_reader_gets_their_language_and_own_unsubscribe_link(
     edition.build(engine=stocked, settings=settings, day=DAY)
     _send(stocked, settings)
     by_address = {m["To"].addresses[0].addr_spec: m for m in received(smtp_server)}
-    assert "23 December 2024" in by_address["one@example.org"]["Subject"]
-    assert "23 декабря 2024" in by_address["two@example.org"]["Subject"]
+    # The top headline in the reader's language and a tail; no site name, no date.
+    assert by_address["one@example.org"]["Subject"] == (
+        "Vigil-X radar enters service as counter-drone sensor for air bases — and 3 more stories"
+    )
+    assert by_address["two@example.org"]["Subject"] == (
+        "На верфи «Балтийский мыс» заложили неатомную подводную лодку нового проекта"
+        " — и ещё 2 новости"
+    )
     links = set()
     for message in by_address.values():
         link = message["List-Unsubscribe"].strip().strip("<>")
@@ -147,8 +158,8 @@ def test_each_reader_gets_their_language_and_own_unsubscribe_link(
 
 def test_preview_writes_every_part(stocked: Engine, settings: Settings, tmp_path: Path) -> None:
     edition.build(engine=stocked, settings=settings, day=DAY)
-    paths = edition.preview(engine=stocked, settings=settings, day=DAY, out_dir=tmp_path / "p")
-    assert sorted(p.name for p in paths) == sorted(
+    result = edition.preview(engine=stocked, settings=settings, day=DAY, out_dir=tmp_path / "p")
+    assert sorted(p.name for p in result.written) == sorted(
         f"edition-2024-12-23.{lang}.{ext}"
         for lang in ("en", "ru")
         for ext in ("html", "txt", "eml")

@@ -1,16 +1,15 @@
-"""States and their history, signed links that expire, the sections a reader wants, and the
+"""States and their history, signed links that expire, and the
 migration that brings existing lists into the history table."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
-from newsletter.content import ArticleItem, EditionContent, ThreadItem
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import _config, upgrade
 from newsletter.store.models import Subscriber, SubscriberEvent, SubscriberStatus, new_link_key
@@ -21,7 +20,6 @@ from subscribers import (
     add_subscriber,
     confirm,
     confirm_url,
-    content_for,
     make_timed_token,
     preferences_url,
     read_timed_token,
@@ -29,7 +27,6 @@ from subscribers import (
     record_change,
     request_subscription,
     unsubscribe,
-    wants,
 )
 from subscribers.queries import history_of
 
@@ -79,47 +76,6 @@ def test_links_carry_their_purpose() -> None:
         read_token(secret=SECRET, purpose="unsubscribe", token=token)
     link = confirm_url(base_url="https://x.example/nl", secret=SECRET, key=KEY)
     assert link.startswith("https://x.example/nl/confirm/")
-
-
-# --- sections ---
-
-
-@pytest.mark.parametrize(
-    ("chosen", "tags", "expected"),
-    [
-        ((), ("navy",), True),  # no choice: everything
-        ((), (), True),
-        (("navy",), ("Navy", "industry"), True),  # any one tag will do, in any case
-        (("navy", "uav"), ("armour",), False),
-        (("navy",), (), True),  # untagged: no section could have left it out
-    ],
-)
-def test_wants(chosen: tuple[str, ...], tags: tuple[str, ...], expected: bool) -> None:
-    assert wants(chosen, tags) is expected
-
-
-def _article(title: str, *tags: str) -> ArticleItem:
-    when = datetime(2024, 12, 23, 9, tzinfo=UTC)
-    return ArticleItem(title, None, ("S.",), "en", when, tags=tags)
-
-
-def test_content_for_keeps_the_wanted_articles_and_every_discussion() -> None:
-    thread = ThreadItem("Forum", None, 5, datetime(2024, 12, 23, 10, tzinfo=UTC))
-    content = EditionContent(
-        date(2024, 12, 23),
-        "Jets",
-        (_article("Jets", "aviation"), _article("Ships", "navy"), _article("Misc")),
-        (thread,),
-    )
-    assert content_for(content, ()) is content
-    navy = content_for(content, ("navy",))
-    assert [a.title for a in navy.articles] == ["Ships", "Misc"]
-    assert navy.headline == "Ships"  # headed by what they get, as build heads an edition
-    assert navy.threads == (thread,)
-    nothing = content_for(
-        EditionContent(date(2024, 12, 23), "Jets", (content.articles[0],)), ("navy",)
-    )
-    assert (nothing.articles, nothing.threads) == ((), ())
 
 
 # --- states and history ---

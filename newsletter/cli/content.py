@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from newsletter.cli.common import parse_datetime, parse_day, state
+
+if TYPE_CHECKING:
+    from newsletter.select.ranking import Ranking
 
 DateOption = Annotated[
     str | None,
@@ -67,8 +70,18 @@ def ingest(
         )
 
 
-def build(ctx: typer.Context, day: DateOption = None) -> None:
-    """Compose the edition of one local day (again, while it is a draft).
+def build(
+    ctx: typer.Context,
+    day: DateOption = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Print the ranked articles with each signal's share, and threads."
+        ),
+    ] = False,
+) -> None:
+    """Compose the edition of one local day (again, while it is a draft), and print each
+    language's HTML size and what was folded to keep it under the clipping limit.
 
     Exits with 3 when the day has no content."""
     from newsletter import edition
@@ -80,6 +93,38 @@ def build(ctx: typer.Context, day: DateOption = None) -> None:
         f"edition {result.edition_date} {verb}: {result.articles} articles, "
         f"{result.threads} threads"
     )
+    for size in result.sizes:
+        typer.echo(f"  {size.lang}: {size.size:,} bytes of HTML; {size.fitting}")
+    if explain:
+        for line in explain_lines(result.ranking):
+            typer.echo(line)
+
+
+def explain_lines(ranking: Ranking) -> list[str]:
+    """The ranking as `--explain` prints it: rank, language, score, each signal's share."""
+    from newsletter.select.ranking import SIGNALS
+
+    shares = "  ".join(f"{name:>10}" for name in SIGNALS)
+    lines = [f"{'#':>3}  lang  score  {shares}  title"]
+    rank_of: dict[str, int] = {}
+    for i, article in enumerate(ranking.articles, 1):
+        rank_of[article.candidate.key] = i
+        cells = "  ".join(f"{article.share(name):>10.0%}" for name in SIGNALS)
+        notes = []
+        if article.pinned:
+            notes.append("pinned")
+        if article.story is not None:
+            notes.append(f"same story as #{rank_of[article.story]}: shown under it")
+        note = f"  ({'; '.join(notes)})" if notes else ""
+        lines.append(
+            f"{i:>3}  {article.candidate.lang:<4}  {article.score:5.2f}  {cells}  "
+            f"{article.candidate.title}{note}"
+        )
+    lines.append("threads, most discussed first (activity: posts that day, else count growth):")
+    for i, thread in enumerate(ranking.threads, 1):
+        activity = "unknown" if thread.activity is None else f"+{thread.activity}"
+        lines.append(f"{i:>3}  {activity:>8}  {thread.title}")
+    return lines
 
 
 def preview(
@@ -91,19 +136,24 @@ def preview(
         typer.Option(
             "--screenshots",
             help="Also write .desktop.png (1024 px) and .mobile.png (375 px) of each .html, "
-            "taken offline in headless Chromium (needs the browser extra).",
+            "and .desktop.dark.png and .mobile.dark.png in dark mode, taken offline in "
+            "headless Chromium (needs the browser extra).",
         ),
     ] = False,
 ) -> None:
-    """Write a built edition as .html, .txt and .eml for each language."""
+    """Write a built edition as .html, .txt and .eml for each language, and print each
+    language's HTML size and what was folded to keep it under the clipping limit."""
     from newsletter import edition
 
     s = state(ctx)
-    for path in edition.preview(
+    result = edition.preview(
         engine=s.engine(),
         settings=s.settings,
         day=parse_day(day, s.settings),
         out_dir=out,
         screenshots=screenshots,
-    ):
+    )
+    for path in result.written:
         typer.echo(str(path))
+    for size in result.sizes:
+        typer.echo(f"{size.lang}: {size.size:,} bytes of HTML; {size.fitting}")

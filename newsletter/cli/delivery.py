@@ -127,6 +127,11 @@ def status(ctx: typer.Context, day: DateOption = None) -> None:
         table.add_column(state_name.value, justify="right")
     table.add_row(*(str(p.counts[state_name]) for state_name in DeliveryStatus))
     console.print(table)
+    if p.skipped_empty:
+        console.print(
+            f"{p.skipped_empty} readers skipped: their edition was empty (nothing of the day "
+            "in their language and sections)"
+        )
     if p.first_sent_at is not None and p.last_sent_at is not None:
         span = (p.last_sent_at - p.first_sent_at).total_seconds()
         overall = p.counts[DeliveryStatus.SENT] / span if span > 0 else 0.0
@@ -217,6 +222,11 @@ def _show(
             for code, n in report.by_code.most_common()
         )
         console.print(f"  refusals by reply code: {codes}", markup=False, highlight=False)
+    if report.skipped_empty:
+        console.print(
+            f"  {report.skipped_empty} of the skipped readers had an empty edition (nothing of "
+            "the day in their language and sections)"
+        )
     for error in report.errors:
         console.print(f"  {error}", markup=False, highlight=False)
     left = report.left + left_before

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formatdate
+from email.utils import format_datetime
 
 
 def compose(
@@ -26,7 +27,7 @@ def compose(
     message["From"] = sender
     message["To"] = Address(display_name=to_name or "", addr_spec=to_address)
     message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Date"] = mail_date()
     message["Message-ID"] = message_id
     # RFC 2369 and RFC 8058: mail clients show an unsubscribe button and POST to it in one click.
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
@@ -36,3 +37,9 @@ def compose(
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     message["Content-Language"] = lang  # after the parts: setting content clears Content-*
     return message
+
+
+def mail_date() -> str:
+    """Now as RFC 5322 writes it, with a numeric zone (`+0000`); `formatdate(usegmt=True)`
+    writes the obsolete `GMT`."""
+    return format_datetime(datetime.now(UTC).replace(microsecond=0))

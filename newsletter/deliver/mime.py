@@ -213,6 +213,9 @@ def _fold(name: str, value: str) -> bytes:
     """A header value as the stdlib's SMTP policy writes it (RFC 2047, folded), without the
     name: used once per template, where its cost does not matter."""
     folded: str = SMTP.header_factory(name, value).fold(policy=SMTP)
+    # The stdlib may leave a space before a fold ("bases \r\n =?utf-8?b?4oCU?="): unfolded,
+    # that is two spaces before the encoded word, which RFC 2047 keeps. One fold is enough.
+    folded = re.sub(r" +\r\n(?=[ \t])", "\r\n", folded)
     return folded.encode("ascii").split(b":", 1)[1].strip(b" ").removesuffix(CRLF)
 
 

@@ -12,8 +12,12 @@ from newsletter.errors import NewsletterError
 
 LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "en": {
-        "subject": "{site} — daily digest, {date}",
         "daily_digest": "Daily digest",
+        "top_stories": "Top stories",
+        "also_today": "Also today",
+        "also": "Also:",
+        "other_language": "Headlines in Russian",
+        "today": "+{n} today",
         "read_more": "Read more",
         "by_author": "By {author}",
         "most_discussed": "Most discussed",
@@ -27,8 +31,12 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
         "view_in_browser": "View in browser",
     },
     "ru": {
-        "subject": "{site} — дайджест за {date}",
         "daily_digest": "Ежедневный дайджест",
+        "top_stories": "Главное",
+        "also_today": "Ещё сегодня",
+        "also": "Также:",
+        "other_language": "Заголовки на английском",
+        "today": "+{n} за день",
         "read_more": "Читать полностью",
         "by_author": "Автор: {author}",
         "most_discussed": "Самое обсуждаемое",
@@ -77,6 +85,26 @@ COMMENT_COUNTS: Final[Mapping[str, Mapping[str, str]]] = {
     },
 }
 
+# The subject's tail and the link to the headlines left to the archive page.
+MORE_STORIES: Final[Mapping[str, Mapping[str, str]]] = {
+    "en": {"one": "and {n} more story", "other": "and {n} more stories"},
+    "ru": {
+        "one": "и ещё {n} новость",
+        "few": "и ещё {n} новости",
+        "many": "и ещё {n} новостей",
+        "other": "и ещё {n} новости",
+    },
+}
+MORE_ON_SITE: Final[Mapping[str, Mapping[str, str]]] = {
+    "en": {"one": "{n} more story on the site", "other": "{n} more stories on the site"},
+    "ru": {
+        "one": "Ещё {n} новость на сайте",
+        "few": "Ещё {n} новости на сайте",
+        "many": "Ещё {n} новостей на сайте",
+        "other": "Ещё {n} новости на сайте",
+    },
+}
+
 SUPPORTED_LANGUAGES: Final[tuple[str, ...]] = tuple(LABELS)
 
 
@@ -94,9 +122,13 @@ def section_name(tag: str, *, lang: str) -> str:
     return SECTIONS[lang].get(tag.casefold(), tag[:1].upper() + tag[1:])
 
 
-def comment_count(n: int, *, lang: str) -> str:
-    """`n` comments in `lang`, with the plural form that language's grammar asks for and the
-    digit grouping it writes (`8,550` / `8 550`)."""
-    forms = COMMENT_COUNTS[lang]
+def plural(catalogue: Mapping[str, Mapping[str, str]], n: int, *, lang: str) -> str:
+    """`n` things in `lang`, with the plural form that language's grammar asks for (CLDR's
+    rules through Babel) and the digit grouping it writes (`8,550` / `8 550`)."""
+    forms = catalogue[lang]
     form = Locale.parse(lang).plural_form(n)
     return forms.get(form, forms["other"]).format(n=format_decimal(n, locale=lang))
+
+
+def comment_count(n: int, *, lang: str) -> str:
+    return plural(COMMENT_COUNTS, n, lang=lang)

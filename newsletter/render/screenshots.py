@@ -19,8 +19,14 @@ from newsletter.errors import NewsletterError
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Route
 
-# Name → viewport width in CSS pixels: a common phone, and a desktop webmail reading pane.
-SHOTS: dict[str, int] = {"desktop": 1024, "mobile": 375}
+# Name → viewport width in CSS pixels (a desktop webmail reading pane, a common phone) and
+# the colour scheme the page is asked for (mail apps in dark mode apply the dark palette).
+SHOTS: dict[str, tuple[int, str]] = {
+    "desktop": (1024, "light"),
+    "mobile": (375, "light"),
+    "desktop.dark": (1024, "dark"),
+    "mobile.dark": (375, "dark"),
+}
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # Flags for a browser that only renders local pages: no sandbox (containers, CI), and none of
 # the background services that would try to reach the network.
@@ -85,13 +91,16 @@ def offline(route: Route) -> None:
 
 
 def take_screenshots(pages: Sequence[tuple[str, Path]]) -> list[Path]:
-    """For each (html, stem), write `<stem>.desktop.png` and `<stem>.mobile.png`, whole pages;
-    one browser serves them all."""
+    """For each (html, stem), write `<stem>.desktop.png`, `<stem>.mobile.png` and their
+    `.dark.png` twins, whole pages; one browser serves them all."""
     written: list[Path] = []
     with chromium() as browser:
         for html, stem in pages:
-            for name, width in SHOTS.items():
-                page = browser.new_page(viewport={"width": width, "height": 800})
+            for name, (width, scheme) in SHOTS.items():
+                page = browser.new_page(
+                    viewport={"width": width, "height": 800},
+                    color_scheme="dark" if scheme == "dark" else "light",
+                )
                 page.route("**/*", offline)
                 page.set_content(html, wait_until="load")
                 path = stem.with_name(f"{stem.name}.{name}.png")

@@ -13,31 +13,48 @@ from urllib.parse import urljoin, urlsplit
 
 from babel.dates import format_date, format_datetime
 
-from newsletter.content import ArticleItem, PostExcerpt, ThreadItem
+from newsletter.content import PostExcerpt, ThreadItem
 from newsletter.render.labels import comment_count, section_name
+from newsletter.render.shape import Story
 
 MASTHEAD_DATE = "d MMMM y"
 THREAD_TIME = "dd.MM HH:mm"
 # A quoted post is a taste of the discussion, not the discussion: about two lines on a phone.
 EXCERPT_CHARS = 160
+QUOTES = 1  # posts quoted per thread: a phone screen holds the list, not the discussion
 
 
 @dataclass(frozen=True)
-class ArticleView:
+class LinkView:
+    """A headline on one line: "Also: ..." under a story, or an article in "Also today"."""
+
+    title: str
+    lang: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class StoryView:
+    """A top story (`summary`, and `image_url` for the first one only) or a headline (neither).
+    `comments` links to the thread replying to it; `also` are the day's other reports of it."""
+
     title: str
     lang: str
     link: str | None
     byline: str | None
     summary: str
     image_url: str | None
+    comments: str | None
+    comments_link: str | None
+    also: tuple[LinkView, ...]
 
 
 @dataclass(frozen=True)
 class SectionView:
-    """`name` is None when no article of the edition carries a tag: one list, no headings."""
+    """`name` is None when no headline of the group carries a tag: one list, no heading."""
 
     name: str | None
-    articles: tuple[ArticleView, ...]
+    stories: tuple[StoryView, ...]
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,7 @@ class ThreadView:
     reply_line: str | None
     time: str
     comments: str
+    activity: str | None
     extract: tuple[ExcerptView, ...]
 
 
@@ -71,36 +89,49 @@ def edition_date(day: date, *, lang: str) -> str:
     return format_date(day, MASTHEAD_DATE, locale=lang)
 
 
-def article_view(item: ArticleItem, *, t: Mapping[str, str], base_url: str) -> ArticleView:
-    """Articles keep their own language (`lang`, for the markup); only the byline is translated."""
-    return ArticleView(
+def story_view(
+    story: Story,
+    *,
+    t: Mapping[str, str],
+    lang: str,
+    base_url: str,
+    blurb: bool = False,
+    image: bool = False,
+) -> StoryView:
+    """Articles keep their own language (`lang`, for the markup); only labels are translated."""
+    item, thread = story.article, story.discussion
+    return StoryView(
         title=item.title,
         lang=item.lang,
         link=web_link(item.url, base_url=base_url),
-        byline=t["by_author"].format(author=item.author) if item.author else None,
-        summary=" ".join(s.strip() for s in item.summary if s.strip()),
-        image_url=web_link(item.image_url, base_url=base_url),
+        byline=t["by_author"].format(author=item.author) if blurb and item.author else None,
+        summary=" ".join(s.strip() for s in item.summary if s.strip()) if blurb else "",
+        image_url=web_link(item.image_url, base_url=base_url) if image else None,
+        comments=comment_count(thread.comments, lang=lang) if thread is not None else None,
+        comments_link=web_link(thread.url, base_url=base_url) if thread is not None else None,
+        also=tuple(
+            LinkView(a.title, a.lang, web_link(a.url, base_url=base_url)) for a in story.also
+        ),
     )
 
 
 def sections(
-    items: Sequence[ArticleItem], *, t: Mapping[str, str], lang: str, base_url: str
+    stories: Sequence[Story], *, t: Mapping[str, str], lang: str, base_url: str
 ) -> tuple[SectionView, ...]:
-    """Articles grouped by tag. Each goes under the one of its tags that most of the day's
-    articles share (ties: the tag it lists first), so a day of 8 articles makes a few sections
-    rather than one per article; sections come in the order of their first article, so the
-    lead story still opens the edition. Untagged articles close it under "More news"; an
-    edition without any tag has no headings at all."""
+    """Headlines grouped by tag. Each goes under the one of its tags that most of the group
+    shares (ties: the tag it lists first), so 25 headlines make a few sections rather than one
+    per article; sections come in the order of their best-ranked headline. Untagged ones close
+    the list under "More news"; a list without any tag has no headings at all."""
     tags = [
-        tuple(dict.fromkeys(raw.strip().casefold() for raw in item.tags if raw.strip()))
-        for item in items
+        tuple(dict.fromkeys(raw.strip().casefold() for raw in s.article.tags if raw.strip()))
+        for s in stories
     ]
     shared = Counter(tag for article_tags in tags for tag in article_tags)
-    groups: dict[str | None, list[ArticleView]] = {}
-    for item, article_tags in zip(items, tags, strict=True):
+    groups: dict[str | None, list[StoryView]] = {}
+    for story, article_tags in zip(stories, tags, strict=True):
         # max() keeps the first of equal counts: the article's own order breaks ties.
         key = max(article_tags, key=shared.__getitem__) if article_tags else None
-        groups.setdefault(key, []).append(article_view(item, t=t, base_url=base_url))
+        groups.setdefault(key, []).append(story_view(story, t=t, lang=lang, base_url=base_url))
     if list(groups) == [None]:
         return (SectionView(None, tuple(groups[None])),)
     named = [SectionView(section_name(k, lang=lang), tuple(v)) for k, v in groups.items() if k]
@@ -114,7 +145,11 @@ def _excerpt(post: PostExcerpt) -> ExcerptView:
     return ExcerptView(post.author.strip(), textwrap.shorten(text, EXCERPT_CHARS, placeholder="…"))
 
 
-def thread_view(item: ThreadItem, *, t: Mapping[str, str], lang: str, base_url: str) -> ThreadView:
+def thread_view(
+    item: ThreadItem, *, t: Mapping[str, str], lang: str, base_url: str, quote: bool = True
+) -> ThreadView:
+    """The extract (with `quote`) quotes the reader's language where the thread has posts in
+    it."""
     return ThreadView(
         title=item.title,
         link=web_link(item.url, base_url=base_url),
@@ -127,5 +162,10 @@ def thread_view(item: ThreadItem, *, t: Mapping[str, str], lang: str, base_url: 
         # Already local time: Babel keeps an aware value in its own zone and a naive one as is.
         time=format_datetime(item.last_activity_at, THREAD_TIME, locale=lang),
         comments=comment_count(item.comments, lang=lang),
-        extract=tuple(_excerpt(p) for p in item.extract if p.text.strip()),
+        activity=t["today"].format(n=item.activity) if item.activity else None,
+        extract=(
+            tuple(_excerpt(p) for p in item.extract_for(lang) if p.text.strip())[:QUOTES]
+            if quote
+            else ()
+        ),
     )

@@ -150,6 +150,20 @@ class Thread(Base):
     )
 
 
+class ThreadCount(Base):
+    """The all-time comment count of a thread as one ingest saw it. The site's export gives
+    nothing finer, so a day's activity on a thread without known posts is the growth of this
+    count from one export to the next."""
+
+    __tablename__ = "thread_counts"
+    __table_args__ = (Index("ix_thread_counts_thread_id_id", "thread_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    comments: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (UniqueConstraint("thread_id", "position"),)
@@ -191,6 +205,8 @@ class Subscriber(Base):
     # On the list before links carried keys: their old links, which carry the row id, are
     # honoured for this row only. New rows never are, so a reused id matches no old link.
     legacy_id_links: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Headlines of the day's articles in the other language too, under their own heading.
+    other_languages: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # One person, one row, whatever the capitalisation they typed.

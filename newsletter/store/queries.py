@@ -42,6 +42,7 @@ from newsletter.store.models import (
     Subscriber,
     SubscriberStatus,
     Thread,
+    ThreadCount,
 )
 
 _IN_CHUNK = 500  # stays under SQLite's bound-parameter limit
@@ -72,12 +73,18 @@ def store_batch(*, session: Session, batch: IngestBatch) -> StoreCounts:
             article = Article(url=record.url)
             session.add(article)
         _fill_article(article, record)
+    stored: list[Thread] = []
     for thread_record in batch.threads:
         thread = known_threads.get(thread_record.key)
         if thread is None:
             thread = Thread(key=thread_record.key)
             session.add(thread)
         _fill_thread(thread, thread_record)
+        stored.append(thread)
+    session.flush()
+    # Every ingest's count is kept: the growth from one export to the next is the day's
+    # activity of a thread whose posts the export does not carry.
+    session.add_all(ThreadCount(thread_id=t.id, comments=t.comments) for t in stored)
     session.flush()
     return StoreCounts(
         articles_added=len(batch.articles) - len(known_articles),
@@ -145,13 +152,42 @@ def articles_published_between(
 def threads_active_between(
     *, session: Session, start: datetime, end: datetime, limit: int
 ) -> Sequence[Thread]:
-    """The most commented threads with activity in [start, end)."""
+    """Threads with activity in [start, end), latest activity first (the site's own order),
+    with their posts; at most `limit` (uses ix_threads_last_activity_at)."""
     return session.scalars(
         select(Thread)
         .where(Thread.last_activity_at >= start, Thread.last_activity_at < end)
-        .order_by(Thread.comments.desc(), Thread.last_activity_at.desc(), Thread.id)
+        .order_by(Thread.last_activity_at.desc(), Thread.id)
+        .options(selectinload(Thread.posts))
         .limit(limit)
     ).all()
+
+
+def comment_growth(
+    *, session: Session, thread_ids: Sequence[int], day_start: datetime
+) -> dict[int, int]:
+    """How much each thread's comment count grew up to its latest ingest, from the last count
+    seen before `day_start` (several exports a day then still measure the day), else from the
+    ingest before the latest. Threads counted by one ingest only are left out: nothing to
+    compare. Never below 0: a site may reset a count."""
+    counts: dict[int, list[tuple[int, datetime]]] = {}
+    for start in range(0, len(thread_ids), _IN_CHUNK):
+        rows = session.execute(
+            select(ThreadCount.thread_id, ThreadCount.comments, ThreadCount.seen_at)
+            .where(ThreadCount.thread_id.in_(thread_ids[start : start + _IN_CHUNK]))
+            .order_by(ThreadCount.thread_id, ThreadCount.id.desc())
+        )
+        for thread_id, comments, seen_at in rows:
+            counts.setdefault(thread_id, []).append((comments, seen_at))
+    growth = {}
+    for thread_id, seen in counts.items():
+        latest = seen[0][0]
+        before = next((c for c, at in seen[1:] if at < day_start), None)
+        if before is None and len(seen) > 1:
+            before = seen[1][0]
+        if before is not None:
+            growth[thread_id] = max(latest - before, 0)
+    return growth
 
 
 def get_edition(*, session: Session, edition_date: date) -> Edition | None:
@@ -223,6 +259,7 @@ class ClaimedDelivery:
     subscriber_status: SubscriberStatus
     attempts: int
     sections: tuple[str, ...]
+    other_languages: bool
 
 
 def claim_deliveries(
@@ -292,12 +329,13 @@ def claim_deliveries(
             Subscriber.status,
             Delivery.attempts,
             Subscriber.sections,
+            Subscriber.other_languages,
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
     )
-    return [ClaimedDelivery(*row[:-1], tuple(row[-1] or ())) for row in rows]
+    return [ClaimedDelivery(*row[:8], tuple(row[8] or ()), bool(row[9])) for row in rows]
 
 
 def _in_id_order(*conditions: ColumnElement[bool]) -> ScalarSelect[int]:
@@ -570,9 +608,12 @@ class SendingProgress:
     # (status, reply code, count, one of the replies) of deferred and failed deliveries
     errors: list[tuple[DeliveryStatus, int | None, int, str | None]]
     senders: dict[str, datetime]
+    skipped_empty: int = 0  # skipped deliveries recorded with `skipped_reason`
 
 
-def sending_progress(*, session: Session, edition_id: int, now: datetime) -> SendingProgress:
+def sending_progress(
+    *, session: Session, edition_id: int, now: datetime, skipped_reason: str = ""
+) -> SendingProgress:
     """What `newsletter status` shows; only reads, so it runs beside a sender."""
     first, last, recent = session.execute(
         select(
@@ -597,6 +638,16 @@ def sending_progress(*, session: Session, edition_id: int, now: datetime) -> Sen
         sent_last_minute=int(recent or 0),
         errors=[(status, code, int(count), sample) for status, code, count, sample in errors],
         senders=lease_holders(session=session, edition_id=edition_id),
+        skipped_empty=int(
+            session.scalar(
+                select(func.count()).where(
+                    Delivery.edition_id == edition_id,
+                    Delivery.status == DeliveryStatus.SKIPPED,
+                    Delivery.last_error == skipped_reason,
+                )
+            )
+            or 0
+        ),
     )
 
 

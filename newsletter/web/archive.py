@@ -82,8 +82,15 @@ def edition_page(page: PageMaker, engine: Engine, settings: Settings) -> Callabl
             content = None if edition is None else content_of(edition, settings)
         if content is None:
             return None  # not cached: the edition may be sent later today
+        # Everything of the day in that language: the page emails link to for what did not
+        # fit under the clipping limit.
         edition_html = render_edition(
-            content, lang=lang, site_name=settings.site_name, base_url=base_url
+            content,
+            lang=lang,
+            site_name=settings.site_name,
+            base_url=base_url,
+            shape=settings.edition,
+            max_bytes=None,
         )
         # No reader here: the footer's links lead to the pages that explain where to find
         # one's own links.
