@@ -32,6 +32,7 @@ from newsletter.errors import NewsletterError
 from newsletter.render import personalize, render_edition
 from newsletter.render.labels import labels_for
 from newsletter.render.screenshots import take_screenshots
+from newsletter.render.shape import reader_edition
 from newsletter.store.db import make_engine
 from newsletter.store.migrate import upgrade
 
@@ -70,10 +71,19 @@ INSPECT = """(readMore) => {
     innerWidth: window.innerWidth,
     scrollWidth: document.documentElement.scrollWidth,
     texts,
-    titles: [...document.querySelectorAll('h3[lang]')].map((h) => ({
-      text: h.textContent.trim(), box: box(h), visible: h.checkVisibility()})),
+    titles: [...document.querySelectorAll('h3[lang], .nl-hl > a[lang], .nl-also [lang]')]
+      .map((h) => ({text: h.textContent.trim(), box: box(h), visible: h.checkVisibility()})),
     buttons: [...document.querySelectorAll('a')]
       .filter((a) => a.textContent.trim().startsWith(readMore)).map(box),
+    borders: [...document.querySelectorAll('body *')].flatMap((el, index) => {
+      const s = getComputedStyle(el);
+      return ['Top', 'Right', 'Bottom', 'Left']
+        .filter((side) => parseFloat(s[`border${side}Width`]) > 0
+                          && s[`border${side}Style`] !== 'none')
+        .map((side) => ({index, side, color: s[`border${side}Color`],
+                         background: background(el), cls: el.className}));
+    }),
+    height: document.documentElement.scrollHeight,
     images: [...document.images].map((i) => ({alt: i.getAttribute('alt'),
       width: i.getAttribute('width'), natural: i.naturalWidth, box: box(i)})),
     hrefs: [...document.querySelectorAll('a')].map((a) => a.getAttribute('href')),
@@ -173,7 +183,7 @@ def _stress_content() -> EditionContent:
         tags=("x" * 90,),
     )
     second = replace(article, title="Short", tags=(), image_url=None, author=None)
-    content = EditionContent(date(2024, 12, 23), article.title, (article, second))
+    content = EditionContent(date(2024, 12, 23), (article, second))
     thread = ThreadItem(
         title=word,
         url="https://vpk-news.example/forum/t/1",
@@ -281,13 +291,21 @@ def test_no_horizontal_scrolling(look: Any, name: str, width: int) -> None:
     assert facts["scrollWidth"] <= facts["innerWidth"]
 
 
+def _shown_titles(case: Case) -> list[str]:
+    """The titles a reader of the case's language gets: stories, their "Also:" lines."""
+    edition = reader_edition(case.content, lang=case.lang)
+    stories = (*edition.top, *edition.headlines)
+    return [" ".join(a.title.split()) for s in stories for a in (s.article, *s.also)]
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", CASES)
 def test_every_article_title_is_visible_on_screen(
     look: Any, cases: dict[str, Case], name: str, width: int
 ) -> None:
     titles = look(name, width)["titles"]
-    expected = [" ".join(a.title.split()) for a in cases[name].content.articles]
+    expected = _shown_titles(cases[name])
+    assert expected
     assert sorted(" ".join(t["text"].split()) for t in titles) == sorted(expected)
     for title in titles:
         assert title["visible"], title["text"]
@@ -309,7 +327,8 @@ def test_read_more_buttons_are_large_enough_to_tap(
     look: Any, cases: dict[str, Case], name: str, width: int
 ) -> None:
     buttons = look(name, width)["buttons"]
-    assert len(buttons) == sum(1 for a in cases[name].content.articles if a.url)
+    top = reader_edition(cases[name].content, lang=cases[name].lang).top
+    assert len(buttons) == sum(1 for s in top if s.article.url)
     for button in buttons:
         assert button["height"] >= MIN_TAP_PX, button
         assert button["width"] >= MIN_TAP_PX, button
@@ -322,7 +341,8 @@ def test_images_have_alt_text_a_width_and_fit(
     look: Any, cases: dict[str, Case], name: str, width: int
 ) -> None:
     images = look(name, width)["images"]
-    assert len(images) == sum(1 for a in cases[name].content.articles if a.image_url)
+    top = reader_edition(cases[name].content, lang=cases[name].lang).top
+    assert len(images) == (1 if top and top[0].article.image_url else 0)  # the first story's
     for image in images:
         assert image["alt"] and image["alt"].strip()
         assert image["width"] and int(image["width"]) > 0
@@ -371,6 +391,33 @@ def test_text_is_readable_in_light_dark_and_inverted_colours(
         assert page_luminance > 0.8, facts["bodyBackground"]
 
 
+@pytest.mark.parametrize("width", (*MOBILE_WIDTHS, 1024))
+@pytest.mark.parametrize("name", CASES)
+def test_no_border_or_separator_keeps_its_light_colour_in_dark_mode(
+    look: Any, name: str, width: int
+) -> None:
+    """Every line the light palette draws (thread separators, rules between stories and
+    headlines, quote bars, section underlines) is recoloured by the dark one: a light grey line
+    on a dark card glares."""
+    light, dark = look(name, width, "light")["borders"], look(name, width, "dark")["borders"]
+    assert light, "the edition draws no lines at all?"
+    assert [(b["index"], b["side"]) for b in light] == [(b["index"], b["side"]) for b in dark]
+    kept = [
+        (lb["cls"], lb["color"])
+        for lb, db in zip(light, dark, strict=True)
+        if lb["color"] == db["color"] and lb["background"] != db["background"]
+    ]
+    assert kept == []
+    # Separators in dark mode are dark lines on dark cards, not bright ones.
+    glaring = [
+        (b["cls"], b["color"])
+        for b in dark
+        if "nl-rule" in b["cls"] and _luminance(_rgb(b["color"])) > 0.1
+    ]
+    assert glaring == []
+    assert any("nl-rule" in b["cls"] for b in dark)
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
@@ -396,7 +443,7 @@ def test_preview_with_screenshots_writes_desktop_and_mobile_pictures(
     # In a thread of its own: Playwright's sync API will not start inside the running one that
     # serves this module's `browser`; an editor's process has only the preview's.
     with ThreadPoolExecutor(1) as pool:
-        written = pool.submit(
+        result = pool.submit(
             edition.preview,
             engine=engine,
             settings=settings,
@@ -405,15 +452,25 @@ def test_preview_with_screenshots_writes_desktop_and_mobile_pictures(
             screenshots=True,
         ).result()
     engine.dispose()
-    names = sorted(p.name for p in written)
+    names = sorted(p.name for p in result.written)
     for lang in ("en", "ru"):
-        for suffix in ("html", "txt", "eml", "desktop.png", "mobile.png"):
+        for suffix in (
+            "html",
+            "txt",
+            "eml",
+            "desktop.png",
+            "mobile.png",
+            "desktop.dark.png",
+            "mobile.dark.png",
+        ):
             assert f"edition-2024-12-23.{lang}.{suffix}" in names
         desktop = _png_size(out / f"edition-2024-12-23.{lang}.desktop.png")
         mobile = _png_size(out / f"edition-2024-12-23.{lang}.mobile.png")
         assert desktop[0] == 1024 and mobile[0] == 375
         # Whole pages: a phone shows the same edition taller than a desktop does.
-        assert mobile[1] > desktop[1] > 1500
+        assert mobile[1] > desktop[1] > 1000
+        dark = _png_size(out / f"edition-2024-12-23.{lang}.mobile.dark.png")
+        assert dark == mobile
 
 
 def test_screenshots_without_playwright_name_the_extra_to_install(
