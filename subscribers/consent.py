@@ -124,9 +124,11 @@ def update_preferences(
     lang: str,
     sections: Sequence[str],
     offered: Sequence[str],
+    other_languages: bool = False,
 ) -> Subscriber | None:
-    """Store the edition language and the chosen sections (a subset of `offered`; none chosen
-    means everything). None when the subscriber no longer exists."""
+    """Store the edition language, the chosen sections (a subset of `offered`; none chosen
+    means everything) and whether they want the other language's headlines too. None when the
+    subscriber no longer exists."""
     checked_lang = validate_lang(lang)
     known = set(offered)
     chosen = list(dict.fromkeys(tag.strip().lower() for tag in sections))
@@ -140,4 +142,5 @@ def update_preferences(
         return None
     subscriber.lang = checked_lang
     subscriber.sections = sorted(chosen)
+    subscriber.other_languages = other_languages
     return subscriber

@@ -196,13 +196,25 @@ _ARTICLE = {
     "published_at": "2024-12-23T09:40:00+03:00",
     "lang": "en",
 }
+# Each reader gets their own language's stories: the Russian readers need one.
+_RUSSIAN_ARTICLE = {
+    "type": "article",
+    "url": "https://vpk-news.example/articles/t9-ru",
+    "title": "Учебный самолёт Т-9 совершил первый полёт",
+    "body": "Учебный самолёт Т-9 совершил первый полёт в понедельник. На борту было два пилота.",
+    "published_at": "2024-12-23T09:45:00+03:00",
+    "lang": "ru",
+}
 
 
 def make_edition(engine: Engine, settings: Settings, tmp_path: Path, emails: list[str]) -> None:
-    """A one-article edition of DAY and active subscribers with these addresses (every third
-    one reads Russian and has a Cyrillic name)."""
+    """An edition of DAY with one article in each language and active subscribers with these
+    addresses (every third one reads Russian and has a Cyrillic name)."""
     source = tmp_path / "day.jsonl"
-    source.write_text(json.dumps(_ARTICLE) + "\n", "utf-8")
+    source.write_text(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in (_ARTICLE, _RUSSIAN_ARTICLE)),
+        "utf-8",
+    )
     edition.ingest(engine=engine, settings=settings, paths=[source])
     edition.build(engine=engine, settings=settings, day=DAY)
     with session_scope(engine) as session:

@@ -24,7 +24,7 @@ from tests.conftest import received
 DAY = date(2024, 12, 23)
 SAMPLES = Path(edition.__file__).parent / "sample_content"
 # The articles' own links: their titles may also appear in a thread replying to them.
-NAVY = "https://vpk-news.example/articles/podlodka-novoy-serii-zakladka"
+ARMOUR = "https://vpk-news.example/articles/mbt-upgrade-remote-turret"
 RADAR = "https://vpk-news.example/articles/vigil-x-radar-counter-drone"
 OFFERED = ("navy", "uav", "air defence", "industry", "exports", "aviation", "armour", "space")
 
@@ -36,7 +36,7 @@ def _stock(engine: Engine, settings: Settings, *, threads: bool) -> dict[str, in
     with session_scope(engine) as session:
         for email, sections in (
             ("all@example.org", ()),
-            ("navy@example.org", ("navy",)),
+            ("armour@example.org", ("armour",)),
             ("space@example.org", ("space",)),
         ):
             subscriber = add_subscriber(session=session, email=email, lang="en")
@@ -71,21 +71,21 @@ def test_chosen_sections_filter_the_articles(
     _stock(engine, settings, threads=True)
     got = _by_recipient(smtp_server)
     # Threads carry no tags, so even "space" (no article today) gets the discussions.
-    assert sorted(got) == ["all@example.org", "navy@example.org", "space@example.org"]
+    assert sorted(got) == ["all@example.org", "armour@example.org", "space@example.org"]
     everything, _ = _parts(got["all@example.org"])
-    assert NAVY in everything and RADAR in everything
-    navy_html, navy_text = _parts(got["navy@example.org"])
-    assert NAVY in navy_html and NAVY in navy_text
-    assert RADAR not in navy_html and RADAR not in navy_text
+    assert ARMOUR in everything and RADAR in everything
+    armour_html, armour_text = _parts(got["armour@example.org"])
+    assert ARMOUR in armour_html and ARMOUR in armour_text
+    assert RADAR not in armour_html and RADAR not in armour_text
     space_html, _ = _parts(got["space@example.org"])
-    assert NAVY not in space_html and RADAR not in space_html
+    assert ARMOUR not in space_html and RADAR not in space_html
 
 
 def test_a_reader_whose_sections_hold_nothing_today_is_skipped(
     engine: Engine, settings: Settings, smtp_server: SavingSmtpServer
 ) -> None:
     ids = _stock(engine, settings, threads=False)
-    assert sorted(_by_recipient(smtp_server)) == ["all@example.org", "navy@example.org"]
+    assert sorted(_by_recipient(smtp_server)) == ["all@example.org", "armour@example.org"]
     with session_scope(engine) as session:
         status = session.scalars(
             select(Delivery.status).where(Delivery.subscriber_id == ids["space@example.org"])

@@ -384,6 +384,24 @@ def test_preferences_offer_the_tags_in_the_store(site: Site) -> None:
     assert stored is not None and (stored.lang, stored.sections) == ("ru", ["air defence", "navy"])
 
 
+def test_the_other_languages_headlines_are_off_until_ticked(site: Site) -> None:
+    site.subscribe("ann@example.org")
+    path = f"/preferences/{site.token('preferences', 'ann@example.org')}"
+    page = site.http.get(path)
+    assert re.search(r'name="other_languages" value="yes">', page.text)  # shown, not ticked
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and stored.other_languages is False
+    token = site.csrf(path)
+    saved = site.http.post(path, data={"lang": "en", "other_languages": "yes", "csrf": token})
+    assert re.search(r'name="other_languages" value="yes" checked', saved.text)
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and stored.other_languages is True
+    # Unticked, the browser sends nothing for it: that is "no".
+    site.http.post(path, data={"lang": "en", "csrf": token})
+    stored = site.subscriber("ann@example.org")
+    assert stored is not None and stored.other_languages is False
+
+
 def test_configured_sections_are_offered(sqlite_url: str, smtp_server: SavingSmtpServer) -> None:
     with open_site(sqlite_url, smtp_server, sections=("navy", "space")) as site:
         _articles(site.engine)
@@ -424,10 +442,11 @@ def test_the_archive_shows_only_sent_editions(site: Site) -> None:
         edition.status = EditionStatus.SENT
     listing = site.http.get("/archive")
     assert f"/archive/{today}?lang=ru" in listing.text
-    for lang in ("en", "ru"):
+    for lang, own, other in (("en", "T1", "T2"), ("ru", "T2", "T1")):
         page = site.http.get(f"/archive/{today}", params={"lang": lang})
         assert page.status_code == 200
-        assert "T1" in page.text and "<script" not in page.text
+        assert own in page.text and "<script" not in page.text
+        assert f">{other}<" not in page.text  # each language's page holds its own stories
         assert f"{site.base}/unsubscribe" in page.text
     assert site.http.get("/archive/2024-13-45").status_code == 404
     assert site.http.get(f"/archive/{date(2001, 1, 1)}").status_code == 404

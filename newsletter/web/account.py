@@ -94,11 +94,15 @@ def preferences_page(web: Web) -> Endpoint:
             fields = await read_form(request)
             web.csrf.check(request, fields)
             lang = field(fields, "lang", max_length=8, default="en")
+            # An unticked checkbox sends nothing: absent is "no".
+            other_languages = field(fields, "other_languages", max_length=3) == "yes"
             chosen = fields.get("sections", [])
             if any(len(tag) > _MAX_TAG for tag in chosen):
                 raise BadForm(f"A section name is longer than {_MAX_TAG} characters.")
             try:
-                stored = await run_in_threadpool(_save_preferences, web, link, lang, chosen)
+                stored = await run_in_threadpool(
+                    _save_preferences, web, link, lang, chosen, other_languages
+                )
             except subs.InvalidValue as exc:
                 raise BadForm(f"Cannot save these preferences: {exc.reason}.") from None
             saved = stored is not None
@@ -122,6 +126,7 @@ def preferences_page(web: Web) -> Endpoint:
             langs=list(LANG_LABELS.items()),
             offered=offered,
             chosen=set(subscriber.sections),
+            other_languages=subscriber.other_languages,
             saved=saved,
             unsubscribe_link=subs.unsubscribe_url(
                 base_url=web.base_url, secret=web.secret, key=subscriber.link_key
@@ -145,7 +150,9 @@ def _offered(web: Web, session: Session, subscriber: Subscriber) -> list[str]:
     return sorted(set(offered) | set(subscriber.sections))
 
 
-def _save_preferences(web: Web, link: subs.Link, lang: str, chosen: list[str]) -> Subscriber | None:
+def _save_preferences(
+    web: Web, link: subs.Link, lang: str, chosen: list[str], other_languages: bool
+) -> Subscriber | None:
     with session_scope(web.engine) as session:
         subscriber = subs.subscriber_for_link(session=session, link=link)
         if subscriber is None:
@@ -156,6 +163,7 @@ def _save_preferences(web: Web, link: subs.Link, lang: str, chosen: list[str]) -
             lang=lang,
             sections=chosen,
             offered=_offered(web, session, subscriber),
+            other_languages=other_languages,
         )
 
 
