@@ -1,6 +1,6 @@
 """The whole build at scale, and what the rendered edition weighs and costs.
 
-    .venv/bin/python bench/edition.py [--articles 1000000] [--threads 100000] [--keep DIR]
+    .venv/bin/python bench/edition.py [--articles 1000000] [--threads 100000] [--layout-only]
 
 Fills a fresh SQLite file (and a fresh PostgreSQL database when NEWSLETTER_TEST_PG_URL is set)
 with generated articles spread over ten years and generated threads, the measured day
@@ -14,11 +14,16 @@ threads. Generation is not the measured figure (printed anyway). Then, per store
   about 1), and the store's query plans, which show why: both queries are range scans of the
   `published_at` / `last_activity_at` indexes, so they read the day's rows and nothing else;
 - summarizing the day's articles again with the default method, as `build` does (the day's
-  200 bodies repeat the 15 sample articles, so word caches are warmer than on a real day);
+  200 bodies repeat the 15 sample articles behind a lead paragraph of their own, so word caches
+  are warmer than on a real day);
 - peak memory of build + render (tracemalloc, in a second run; tracing slows it down).
 
-And once: the HTML bytes of editions of 10, 30 and 60 of the day's articles (Gmail clips above
-102 KB), and the compile cost of an edition against the per-recipient substitution.
+And once (all that `--layout-only` runs): what a reader sees of a day of 30 articles and 10
+threads in each language, as headless Chromium lays it out at 375 px (height; target: at most
+4,500 px), the HTML bytes of a copy on days of 10, 30, 60 and 200 articles per language and what
+had to be folded to stay under the 100,000-byte limit, and the compile cost of an edition
+against the per-recipient substitution. Each generated article of a day is a story of its own
+(a made-up company, place and figure lead it), so same-story folding leaves them apart.
 """
 
 from __future__ import annotations
@@ -36,7 +41,6 @@ import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -50,6 +54,7 @@ from newsletter import edition
 from newsletter.config import Settings
 from newsletter.content import EditionContent
 from newsletter.render import RenderedEdition, personalize, render_edition
+from newsletter.render.shape import MAX_THREADS
 from newsletter.select import day_bounds
 from newsletter.store import queries
 from newsletter.store.db import make_engine, session_scope
@@ -72,6 +77,36 @@ def _sample_bodies() -> list[dict[str, Any]]:
     path = resources.files("newsletter.sample_content") / "articles.jsonl"
     lines = path.read_text("utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+_SYLLABLES = ("ka", "ro", "ve", "lin", "tor", "mar", "sa", "den", "vi", "gor", "nel", "tu", "bra")
+_RU_SYLLABLES = ("ка", "ро", "ве", "лин", "тор", "мар", "са", "ден", "ви", "гор", "нель", "ту")
+_EN_VERBS = ("to deliver", "unveils", "tests", "wins order for", "upgrades", "halts work on")
+_EN_ITEMS = ("patrol boats", "radars", "trainer jets", "armoured trucks", "drones", "howitzers")
+_RU_VERBS = ("поставит", "показала", "испытала", "получила заказ на", "модернизирует")
+_RU_ITEMS = ("катера", "радары", "самолёты", "бронемашины", "беспилотники", "гаубицы")
+
+
+def _name(rng: random.Random, syllables: tuple[str, ...]) -> str:
+    return "".join(rng.choice(syllables) for _ in range(3)).capitalize()
+
+
+def story(i: int, sample: dict[str, Any], rng: random.Random) -> tuple[str, str]:
+    """(title, body) of a made-up story of its own: a company, a place, a person and a figure
+    no other article shares lead it (two stories share at most a verb and an item, too little
+    to be taken for one), then the sample's body follows, so blurbs are of real length."""
+    n = rng.randrange(4, 400)
+    ru = sample["lang"] == "ru"
+    firm, town, person = (_name(rng, _RU_SYLLABLES if ru else _SYLLABLES) for _ in range(3))
+    verb = rng.choice(_RU_VERBS if ru else _EN_VERBS)
+    item = rng.choice(_RU_ITEMS if ru else _EN_ITEMS)
+    if ru:
+        title = f"«{firm}» {verb} {n} {item} для {town}"
+        lead = f"«{firm}» {verb} {n} {item} для {town}, сообщил {person}."
+    else:
+        title = f"{firm} {verb} {n} {item} for {town}"
+        lead = f"{firm} {verb} {n} {item} for {town}, {person} said."
+    return title, f"{lead}\n\n{sample['body']}"
 
 
 def _rows(
@@ -99,12 +134,13 @@ def _rows(
             for i in range(lo, min(lo + CHUNK, n)):
                 on_day = i < DAY_ARTICLES
                 sample = samples[i % len(samples)]
+                title, body = story(i, sample, rng) if on_day else (sample["title"], "")
                 chunk.append(
                     {
                         "url": f"{BASE_URL}/articles/{i}",
-                        "title": f"{sample['title']} ({i})",
+                        "title": title,
                         # Only the day's bodies are summarized; the rest only need to exist.
-                        "body": sample["body"] if on_day else sample["body"][:300],
+                        "body": body if on_day else sample["body"][:300],
                         "published_at": moment(on_day),
                         "lang": sample["lang"],
                         "author": sample.get("author"),
@@ -195,9 +231,9 @@ def pick_seconds(engines: tuple[Engine, Engine], settings: Settings) -> tuple[fl
         with session_scope(engine) as session:
             articles = queries.articles_published_between(session=session, start=start, end=end)
             threads = queries.threads_active_between(
-                session=session, start=start, end=end, limit=edition.MAX_THREADS
+                session=session, start=start, end=end, limit=edition.DAY_THREADS
             )
-            assert len(articles) == DAY_ARTICLES and len(threads) == edition.MAX_THREADS
+            assert len(articles) == DAY_ARTICLES and len(threads) == DAY_THREADS
 
     timings: tuple[list[float], list[float]] = ([], [])
     for run in range(41):
@@ -219,7 +255,7 @@ def query_plans(engine: Engine, settings: Settings) -> list[str]:
         "SELECT * FROM articles WHERE published_at >= :start AND published_at < :end "
         "ORDER BY published_at DESC, id",
         "SELECT * FROM threads WHERE last_activity_at >= :start AND last_activity_at < :end "
-        "ORDER BY comments DESC, last_activity_at DESC, id LIMIT 10",
+        f"ORDER BY last_activity_at DESC, id LIMIT {edition.DAY_THREADS}",
     )
     lines: list[str] = []
     with engine.connect() as connection:
@@ -248,17 +284,17 @@ def summarize_seconds(engine: Engine, settings: Settings) -> float:
     return time.perf_counter() - began
 
 
-def build_and_render(engine: Engine, settings: Settings) -> tuple[float, float, EditionContent]:
+def build_and_render(engine: Engine, settings: Settings) -> tuple[float, float]:
     began = time.perf_counter()
     edition.build(engine=engine, settings=settings, day=DAY)
     built = time.perf_counter()
     content = edition.load_content(engine=engine, settings=settings, day=DAY)
     for lang in LANGUAGES:
         render_edition(content, lang=lang, site_name=settings.site_name, base_url=BASE_URL)
-    return built - began, time.perf_counter() - built, content
+    return built - began, time.perf_counter() - built
 
 
-def measure_store(label: str, url: str, small_url: str, n: int, threads: int) -> EditionContent:
+def measure_store(label: str, url: str, small_url: str, n: int, threads: int) -> None:
     settings = Settings(database_url=url, base_url=BASE_URL, secret_key=secrets.token_hex(32))
     engine, small = make_engine(url), make_engine(small_url)
     for e in (engine, small):
@@ -268,8 +304,8 @@ def measure_store(label: str, url: str, small_url: str, n: int, threads: int) ->
     print(f"generation: {generation:.1f} s for {n:,} articles, {threads:,} threads")
     fill(small, settings, 1_000, max(DAY_THREADS * 2, 100))
     # First, as the daily job runs it: a cold process, caches empty.
-    build, rendering, content = build_and_render(engine, settings)
-    items = f"{DAY_ARTICLES} + {edition.MAX_THREADS}"
+    build, rendering = build_and_render(engine, settings)
+    items = f"{DAY_ARTICLES} + up to {MAX_THREADS}"
     print(f"build (pick + summarize + store {items} items): {build:.2f} s")
     print(f"rendering en + ru (load + Jinja2 + MJML): {rendering:.2f} s")
     total = build + rendering
@@ -291,7 +327,6 @@ def measure_store(label: str, url: str, small_url: str, n: int, threads: int) ->
     print(f"peak memory of build + render: {peak / 2**20:.1f} MiB traced (tracemalloc)")
     for e in (engine, small):
         e.dispose()
-    return content
 
 
 @contextmanager
@@ -312,25 +347,108 @@ def _render(content: EditionContent, lang: str) -> RenderedEdition:
     return render_edition(content, lang=lang, site_name="VPK News", base_url=BASE_URL)
 
 
-def sizes_and_costs(content: EditionContent) -> None:
-    print("\n== rendered edition ==")
-    for n in (10, 30, 60):
-        part = replace(content, articles=content.articles[:n])
-        sizes = [
-            len(
-                render_edition(
-                    part, lang=lang, site_name="VPK News", base_url=BASE_URL
-                ).html.encode()
+def layout_day(folder: Path, per_language: int, threads: int) -> EditionContent:
+    """One day of `per_language` made-up stories in each language (the sample bodies behind
+    leads of their own) and `threads` of the sample threads moved to that day, ingested and
+    built by the product in a store of its own."""
+    settings = Settings(
+        database_url=f"sqlite:///{folder / f'layout-{per_language}.sqlite3'}",
+        base_url=BASE_URL,
+        secret_key=secrets.token_hex(32),
+    )
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    rng = random.Random(per_language)
+    samples = _sample_bodies()
+    start, _ = day_bounds(DAY, settings.timezone)
+    records: list[dict[str, Any]] = []
+    for i in range(per_language):
+        for lang in LANGUAGES:
+            own = [s for s in samples if s["lang"] == lang]
+            sample = own[i % len(own)]
+            title, body = story(i, sample, rng)
+            records.append(
+                {
+                    "type": "article",
+                    "url": f"{BASE_URL}/articles/{lang}-{i}",
+                    "title": title,
+                    "body": body,
+                    "published_at": (start + timedelta(minutes=30 + i * 997 % 1380)).isoformat(),
+                    "lang": lang,
+                    "author": sample.get("author"),
+                    "image_url": f"{BASE_URL}/images/{lang}-{i}.jpg",
+                    "tags": sample.get("tags", []),
+                }
             )
-            for lang in LANGUAGES
+    path = resources.files("newsletter.sample_content") / "threads.jsonl"
+    sample_threads = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+    for k in range(threads):
+        thread = dict(sample_threads[k % len(sample_threads)])
+        posts = [
+            {**p, "posted_at": f"{DAY.isoformat()}T{p['posted_at'][11:]}"} for p in thread["posts"]
         ]
-        print(
-            f"HTML of {n} articles + {len(content.threads)} threads: "
-            f"en {sizes[0]:,} bytes, ru {sizes[1]:,} bytes (Gmail clips above 102,000)"
-        )
-    part = replace(content, articles=content.articles[:30])
-    compile_s = _median_seconds(lambda: _render(part, "ru"), 5)
-    rendered = _render(part, "ru")
+        thread |= {
+            "url": f"{thread['url']}-{k}",
+            "reply_to": None,
+            "posts": posts,
+            "last_activity_at": max(p["posted_at"] for p in posts),
+        }
+        records.append(thread)
+    source = folder / f"layout-{per_language}.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    edition.ingest(engine=engine, settings=settings, paths=[source])
+    edition.build(engine=engine, settings=settings, day=DAY)
+    content = edition.load_content(engine=engine, settings=settings, day=DAY)
+    engine.dispose()
+    return content
+
+
+HEIGHT_TARGET = 4_500
+PHONE = 375
+
+
+def phone_heights(content: EditionContent) -> dict[str, int]:
+    """CSS pixels of each language's copy, whole page, at 375 px in headless Chromium (the
+    product's own browser set-up; images drawn as 16:9 placeholders, nothing fetched)."""
+    from newsletter.render.screenshots import chromium, offline
+
+    heights = {}
+    with chromium() as browser:
+        for lang in LANGUAGES:
+            html, _ = personalize(
+                _render(content, lang),
+                unsubscribe_url=f"{BASE_URL}/unsubscribe/{secrets.token_urlsafe(32)}",
+                preferences_url=f"{BASE_URL}/preferences/{secrets.token_urlsafe(32)}",
+            )
+            page = browser.new_page(viewport={"width": PHONE, "height": 800})
+            page.route("**/*", offline)
+            page.set_content(html, wait_until="load")
+            heights[lang] = int(page.evaluate("document.documentElement.scrollHeight"))
+            page.close()
+    return heights
+
+
+def layout(folder: Path) -> None:
+    print("\n== what a reader gets ==")
+    days = {n: layout_day(folder, n, 10) for n in (15, 30)}
+    for n, label in ((15, "a 30-article day (15 per language)"), (30, "30 articles per language")):
+        for lang, height in phone_heights(days[n]).items():
+            verdict = "within" if height <= HEIGHT_TARGET else "OVER"
+            print(
+                f"{label} + 10 threads, {lang} edition: {height:,} px high at {PHONE} px "
+                f"({verdict} the {HEIGHT_TARGET:,} px target)"
+            )
+    day30 = days[30]
+    for n in (10, 30, 60, 200):
+        content = day30 if n == 30 else layout_day(folder, n, 10)
+        for lang in LANGUAGES:
+            rendered = _render(content, lang)
+            print(
+                f"{n} articles per language + 10 threads, {lang}: {rendered.size:,} bytes of HTML "
+                f"with the longest personal links (limit 100,000); {rendered.fitting()}"
+            )
+    compile_s = _median_seconds(lambda: _render(day30, "ru"), 5)
+    rendered = _render(day30, "ru")
     recipient_s = _median_seconds(
         lambda: personalize(
             rendered,
@@ -350,10 +468,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=100_000)
+    parser.add_argument(
+        "--layout-only", action="store_true", help="only what a reader gets: heights and sizes"
+    )
     args = parser.parse_args()
+    if args.layout_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            layout(Path(tmp))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        content = measure_store(
+        measure_store(
             "SQLite",
             f"sqlite:///{folder / 'big.sqlite3'}",
             f"sqlite:///{folder / 'small.sqlite3'}",
@@ -366,7 +491,8 @@ def main() -> None:
             measure_store("PostgreSQL", big, small, args.articles, args.threads)
     else:
         print(f"\n(PostgreSQL skipped: set {PG_ENV} to measure it too)")
-    sizes_and_costs(content)
+    with tempfile.TemporaryDirectory() as tmp:
+        layout(Path(tmp))
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nprocess peak RSS, generation included: {peak_rss:.0f} MiB")
 

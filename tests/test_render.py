@@ -231,7 +231,7 @@ def test_view_in_browser_defaults_to_the_editions_archive_page() -> None:
 def test_english_masthead_subject_and_labels(en: RenderedEdition) -> None:
     assert en.subject == "The Asian case of Belarus — and 1 more story"
     visible = _Page(en.html).visible
-    assert "Daily digest VPK News 23 December 2024" in visible
+    assert "Daily digest · 23 December 2024 VPK News" in visible
     assert "Most discussed" in visible
     assert "Reply to «The Asian case of Belarus»" in visible
     assert "23.12 20:15 · 21 comments" in visible

@@ -53,7 +53,7 @@ MAX_HTML_BYTES = 100_000
 # Personal links are measured at this length: several times what a signed link of this
 # product is, so a longer base URL or key still fits.
 LINK_ALLOWANCE = 400
-QUOTED_THREADS = 3  # the busiest threads are quoted; the rest are a line each
+QUOTED_THREADS = 2  # the busiest threads are quoted; the rest are a line each
 DEFAULT_SHAPE = EditionSettings()
 
 

@@ -19,8 +19,8 @@ from newsletter.render.shape import Story
 
 MASTHEAD_DATE = "d MMMM y"
 THREAD_TIME = "dd.MM HH:mm"
-# A quoted post is a taste of the discussion, not the discussion: about two lines on a phone.
-EXCERPT_CHARS = 160
+# A quoted post is a taste of the discussion, not the discussion: two lines on a phone.
+EXCERPT_CHARS = 120
 QUOTES = 1  # posts quoted per thread: a phone screen holds the list, not the discussion
 
 
