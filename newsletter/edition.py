@@ -30,6 +30,7 @@ from newsletter.select.ranking import (
     Ranking,
     ThreadActivity,
     rank_day,
+    title_key,
 )
 from newsletter.store import queries
 from newsletter.store.db import session_scope
@@ -147,12 +148,12 @@ def build(
         session.flush()  # the old items' positions must be free before new ones take them
         by_url = {a.url: a for a in articles}
         by_key = {t.key: t for t in threads}
-        article_urls = {_title_key(a.title): a.url for a in articles}
+        article_urls = {title_key(a.title): a.url for a in articles}
         chosen = [
             t
             for i, t in enumerate(ranking.threads)
             # The busiest threads, and every thread shown under an article it replies to.
-            if i < MAX_THREADS or (t.reply_to and _title_key(t.reply_to) in article_urls)
+            if i < MAX_THREADS or (t.reply_to and title_key(t.reply_to) in article_urls)
         ]
         items = [
             _article_item(by_url[r.candidate.key], r, settings.summary) for r in ranking.articles
@@ -160,7 +161,7 @@ def build(
             _thread_item(
                 by_key[t.key],
                 t,
-                article_urls.get(_title_key(t.reply_to)) if t.reply_to else None,
+                article_urls.get(title_key(t.reply_to)) if t.reply_to else None,
             )
             for t in chosen
         ]
@@ -191,10 +192,6 @@ def _sizes(content: EditionContent, settings: Settings) -> tuple[LanguageSize, .
         )
         sizes.append(LanguageSize(lang, rendered.size, rendered.fitting()))
     return tuple(sizes)
-
-
-def _title_key(title: str) -> str:
-    return " ".join(title.split()).casefold()
 
 
 def _candidate(article: Article) -> Candidate:

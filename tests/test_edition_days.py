@@ -217,3 +217,21 @@ def test_build_explain_prints_each_signals_share(engine: Engine, settings: Setti
     shares = [int(cell.rstrip("%")) for cell in first.split()[3:7]]
     assert shares[0] > 50 and sum(shares) in (99, 100, 101)
     assert any("+5  Беспилотники против ПВО: итоги года" in line for line in lines)
+
+
+def test_headers_carry_a_numeric_zone_and_a_subject_folded_without_doubled_spaces(
+    engine: Engine, settings: Settings, smtp_server: SavingSmtpServer
+) -> None:
+    _day_of_both_languages(engine, settings)
+    for path in smtp_server.saved:
+        if path.suffix != ".eml":
+            continue
+        raw = path.read_bytes().decode("ascii")
+        date_line = next(line for line in raw.splitlines() if line.startswith("Date: "))
+        assert re.fullmatch(r"Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000", date_line)
+    en = next(
+        m for m in received(smtp_server) if m["To"].addresses[0].addr_spec == "en@example.org"
+    )
+    # The em dash is an encoded word after plain ASCII: folded there, it must not gain a space.
+    assert "air bases — and" in en["Subject"]
+    assert "  " not in en["Subject"]

@@ -23,9 +23,9 @@ from newsletter.store.migrate import ensure_current, upgrade
 
 assert Path(newsletter.__file__).is_relative_to(sys.argv[1]), newsletter.__file__
 assert Path(str(templates.templates_dir())).is_relative_to(sys.argv[1]), templates.templates_dir()
-item = ArticleItem("Title", "https://x.example/a", ("One sentence.",), "en",
+item = ArticleItem("Title", "https://x.example/a", ("One sentence.",), "ru",
                    datetime(2024, 12, 23, tzinfo=timezone.utc))
-html = render_edition(EditionContent(date(2024, 12, 23), "Title", (item,)), lang="ru",
+html = render_edition(EditionContent(date(2024, 12, 23), (item,)), lang="ru",
                       site_name="VPK News", base_url="https://x.example").html
 assert "23 декабря 2024" in html and "One sentence." in html
 engine = make_engine(f"sqlite:///{sys.argv[2]}")

@@ -107,18 +107,58 @@ def test_day_picking_uses_the_local_day(engine: Engine) -> None:
     assert titles == ["first", "last", "utc-previous-day"]
 
 
-def test_threads_ranked_by_comments(engine: Engine) -> None:
-    when = datetime(2024, 12, 23, 12, 0, tzinfo=MSK)
+def test_the_days_threads_come_in_the_sites_order_with_their_posts(engine: Engine) -> None:
     threads = tuple(
-        ThreadRecord(key=f"k{n}", title=f"t{n}", last_activity_at=when, comments=n)
-        for n in (5, 500, 0, 50)
+        ThreadRecord(
+            key=f"k{n}",
+            title=f"t{n}",
+            last_activity_at=datetime(2024, 12, 23, hour, 0, tzinfo=MSK),
+            comments=n,
+            posts=(PostRecord("a", "Post.", datetime(2024, 12, 23, hour, 0, tzinfo=MSK)),),
+        )
+        for n, hour in ((5, 9), (500, 8), (0, 22), (50, 12))
     )
     with session_scope(engine) as session:
         queries.store_batch(session=session, batch=IngestBatch("f", threads=threads))
     start, end = day_bounds(date(2024, 12, 23), MSK)
     with session_scope(engine) as session:
         top = queries.threads_active_between(session=session, start=start, end=end, limit=3)
-        assert [t.comments for t in top] == [500, 50, 5]
+        # Latest activity first, whatever the all-time counts; ranking is the edition's job.
+        assert [t.comments for t in top] == [0, 50, 5]
+        assert [len(t.posts) for t in top] == [1, 1, 1]
+
+
+def test_every_ingest_keeps_the_counts_it_saw(engine: Engine) -> None:
+    when = datetime(2024, 12, 23, 12, 0, tzinfo=MSK)
+
+    def export(**counts: int) -> None:
+        batch = IngestBatch(
+            "page",
+            threads=tuple(
+                ThreadRecord(key=k, title=k, last_activity_at=when, comments=c)
+                for k, c in counts.items()
+            ),
+        )
+        with session_scope(engine) as session:
+            queries.store_batch(session=session, batch=batch)
+
+    export(syria=8550, lessons=67)
+    export(syria=8553, lessons=107, new=4)
+    with session_scope(engine) as session:
+        ids = {t.key: t.id for t in session.scalars(select(Thread))}
+        growth = queries.comment_growth(
+            session=session,
+            thread_ids=list(ids.values()),
+            day_start=datetime(2030, 1, 1, tzinfo=UTC),  # both exports before it: the last two
+        )
+    # A thread seen by one export only has nothing to compare with.
+    assert growth == {ids["syria"]: 3, ids["lessons"]: 40}
+    export(syria=8540, lessons=107)  # a count that went down is not negative activity
+    with session_scope(engine) as session:
+        growth = queries.comment_growth(
+            session=session, thread_ids=list(ids.values()), day_start=when
+        )
+    assert growth[ids["syria"]] == 0 and growth[ids["lessons"]] == 0
 
 
 def test_one_subscriber_per_address_whatever_the_case(engine: Engine) -> None:

@@ -74,10 +74,16 @@ def test_build_stores_extracts_and_the_content_reads_them_back(
     )
     edition.build(engine=engine, settings=settings, day=date(2024, 12, 23))
     content = edition.load_content(engine=engine, settings=settings, day=date(2024, 12, 23))
-    with_posts = [t for t in content.threads if t.extract]
-    assert with_posts, "the sample threads have posts"
-    for thread in with_posts:
-        assert 1 <= len(thread.extract) <= 3
-        assert all(isinstance(e, PostExcerpt) and e.author and e.text for e in thread.extract)
-        assert all(len(e.text) <= 240 for e in thread.extract)
-    assert any(len({e.author for e in t.extract}) > 1 for t in with_posts)
+    for lang in ("en", "ru"):
+        with_posts = [t for t in content.threads if t.extract_for(lang)]
+        assert with_posts, "the sample threads have posts"
+        for thread in with_posts:
+            extract = thread.extract_for(lang)
+            assert 1 <= len(extract) <= 3
+            assert all(isinstance(e, PostExcerpt) and e.author and e.text for e in extract)
+            assert all(len(e.text) <= 240 for e in extract)
+        assert any(len({e.author for e in t.extract_for(lang)}) > 1 for t in with_posts)
+    # A thread with posts in both languages is quoted in each reader's own.
+    mixed = next(t for t in content.threads if t.title == "Lessons of the year for air defence")
+    for lang in ("en", "ru"):
+        assert {guess_language(e.text) for e in mixed.extract_for(lang)} == {lang}

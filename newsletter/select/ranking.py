@@ -116,13 +116,13 @@ def rank_day(
     replies: dict[str, list[ThreadActivity]] = {}
     for thread in ranked_threads:
         if thread.reply_to:
-            replies.setdefault(_title_key(thread.reply_to), []).append(thread)
+            replies.setdefault(title_key(thread.reply_to), []).append(thread)
     story_of = stories([StoryText(c.title, c.lead, c.lang) for c in kept])
     story_size = {s: story_of.count(s) for s in set(story_of)}
     length = (day_end - day_start).total_seconds()
     scored: list[RankedArticle] = []
     for candidate, story in zip(kept, story_of, strict=True):
-        own = replies.get(_title_key(candidate.title), [])
+        own = replies.get(title_key(candidate.title), [])
         posts = sum(t.activity or 0 for t in own)
         signals = {
             "discussion": math.log2(1 + len(own) + posts),
@@ -166,6 +166,6 @@ def rank_day(
     return Ranking(tuple(articles), ranked_threads, excluded)
 
 
-def _title_key(title: str) -> str:
+def title_key(title: str) -> str:
     """Titles compare as the site writes them in `Ответ на "…"`: spacing and case aside."""
     return " ".join(title.split()).casefold()
