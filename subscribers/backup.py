@@ -113,6 +113,7 @@ def _subscriber_record(row: Subscriber, history: list[dict[str, Any]]) -> dict[s
         "unsubscribed_at": _when(row.unsubscribed_at),
         "confirmation_sent_at": _when(row.confirmation_sent_at),
         "sections": row.sections,
+        "other_languages": row.other_languages,
         "history": history,
     }
 
@@ -267,6 +268,7 @@ def _subscriber_row(record: dict[str, Any]) -> tuple[dict[str, Any], list[dict[s
         "unsubscribed_at": _moment(record, "unsubscribed_at"),
         "confirmation_sent_at": _moment(record, "confirmation_sent_at"),
         "sections": sections,
+        "other_languages": record.get("other_languages") is True,
     }
     history = record.get("history", [])
     if not isinstance(history, list) or not all(isinstance(e, dict) for e in history):

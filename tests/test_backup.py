@@ -55,7 +55,12 @@ def _stock(engine: Engine) -> None:
         ann = add_subscriber(session=session, email="Ann@Example.org", name="Ann", lang="ru")
         session.flush()
         update_preferences(
-            session=session, subscriber_id=ann.id, lang="ru", sections=["navy"], offered=["navy"]
+            session=session,
+            subscriber_id=ann.id,
+            lang="ru",
+            sections=["navy"],
+            offered=["navy"],
+            other_languages=True,
         )
         request_subscription(
             session=session, email="bob@example.org", lang="en", now=T0, cause="form"
@@ -80,6 +85,7 @@ def _snapshot(engine: Engine) -> tuple[list[tuple[object, ...]], ...]:
                 s.lang,
                 s.status,
                 s.sections,
+                s.other_languages,
                 s.created_at,
                 s.confirmed_at,
                 s.unsubscribed_at,
