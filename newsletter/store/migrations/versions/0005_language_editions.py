@@ -46,10 +46,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_thread_counts_thread_id_id", table_name="thread_counts")
     op.drop_table("thread_counts")
-    # SQLite rebuilds the table to drop a column, and cannot carry an expression index across.
-    op.drop_index("uq_subscribers_email_lower", table_name="subscribers")
-    with op.batch_alter_table("subscribers") as batch:
-        batch.drop_column("other_languages")
-    op.create_index(
-        "uq_subscribers_email_lower", "subscribers", [sa.text("lower(email)")], unique=True
-    )
+    # ALTER TABLE ... DROP COLUMN, also on SQLite (3.35+): a batch rebuild would drop the old
+    # table, and with foreign keys on that deletes every history entry and delivery.
+    op.execute("ALTER TABLE subscribers DROP COLUMN other_languages")
