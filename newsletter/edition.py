@@ -125,10 +125,7 @@ def build(
             choice=choice,
         )
         if not ranking.articles and not ranking.threads:
-            raise NothingToSend(
-                f"no articles or discussions on {day.isoformat()} ({settings.timezone.key}): "
-                "no edition built"
-            )
+            raise nothing_published(day, settings)
         edition = queries.get_edition(session=session, edition_date=day)
         rebuilt = edition is not None
         if edition is None:
@@ -217,6 +214,25 @@ def _activity(thread: Thread, growth: int | None, start: datetime, end: datetime
         posts_today=posts,
         growth=growth,
     )
+
+
+def _unsend(session: Session, edition: Edition) -> None:
+    """Make an edition nobody has received a draft again, so that it can be built anew (a
+    failed send must not freeze what an edition says); once one reader has it, it stays."""
+    day = edition.edition_date.isoformat()
+    counts = queries.delivery_counts(session=session, edition_id=edition.id)
+    if counts[DeliveryStatus.SENT]:
+        raise EditionStateError(
+            f"the edition of {day} has been sent to {counts[DeliveryStatus.SENT]} reader(s): "
+            "it is not rebuilt"
+        )
+    if counts[DeliveryStatus.SENDING]:
+        raise EditionStateError(
+            f"the edition of {day} is being sent right now: it is not rebuilt "
+            f"(`newsletter status --date {day}` shows by whom)"
+        )
+    queries.drop_deliveries(session=session, edition_id=edition.id)
+    edition.status = EditionStatus.DRAFT
 
 
 def _article_item(article: Article, ranked: RankedArticle, blurb: SummarySettings) -> EditionItem:
@@ -325,45 +341,58 @@ def content_of(edition: Edition, settings: Settings) -> EditionContent:
     articles: list[ArticleItem] = []
     threads: list[ThreadItem] = []
     for item in edition.items:
-        d: dict[str, Any] = item.details
-        if item.kind is ItemKind.ARTICLE:
-            articles.append(
-                ArticleItem(
-                    title=item.title,
-                    url=item.url,
-                    summary=tuple(item.summary),
-                    lang=d["lang"],
-                    published_at=datetime.fromisoformat(d["published_at"]),
-                    author=d.get("author"),
-                    image_url=d.get("image_url"),
-                    tags=tuple(d.get("tags", ())),
-                    story=d.get("story"),
-                )
-            )
-        else:
-            threads.append(
-                ThreadItem(
-                    title=item.title,
-                    url=item.url,
-                    comments=int(d["comments"]),
-                    last_activity_at=datetime.fromisoformat(d["last_activity_at"]).astimezone(
-                        settings.timezone
-                    ),
-                    reply_to=d.get("reply_to"),
-                    # Editions built before extracts were made per language have one for all.
-                    extract=_excerpts(d.get("extract", ())),
-                    activity=d.get("activity"),
-                    reply_to_url=d.get("reply_to_url"),
-                    extracts=tuple(
-                        (lang, _excerpts(quoted)) for lang, quoted in d.get("extracts", {}).items()
-                    ),
-                )
-            )
+        try:
+            if item.kind is ItemKind.ARTICLE:
+                articles.append(_article_of(item))
+            else:
+                threads.append(_thread_of(item, settings))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise EditionStateError(
+                f"the edition of {edition.edition_date.isoformat()} is damaged (item "
+                f"{item.position}, {item.title!r}: {type(exc).__name__} {exc}): build it again"
+            ) from exc
     return EditionContent(edition.edition_date, tuple(articles), tuple(threads))
 
 
+def _article_of(item: EditionItem) -> ArticleItem:
+    d: dict[str, Any] = item.details
+    author = d.get("author")
+    return ArticleItem(
+        title=showable(item.title),
+        url=item.url,
+        summary=tuple(showable(s) for s in item.summary),
+        lang=d["lang"],
+        published_at=datetime.fromisoformat(d["published_at"]),
+        author=showable(author) if author else None,
+        image_url=d.get("image_url"),
+        tags=tuple(showable(t) for t in d.get("tags", ())),
+        story=d.get("story"),
+    )
+
+
+def _thread_of(item: EditionItem, settings: Settings) -> ThreadItem:
+    d: dict[str, Any] = item.details
+    reply_to = d.get("reply_to")
+    return ThreadItem(
+        title=showable(item.title),
+        url=item.url,
+        comments=int(d["comments"]),
+        last_activity_at=datetime.fromisoformat(d["last_activity_at"]).astimezone(
+            settings.timezone
+        ),
+        reply_to=showable(reply_to) if reply_to else None,
+        # Editions built before extracts were made per language have one for all.
+        extract=_excerpts(d.get("extract", ())),
+        activity=d.get("activity"),
+        reply_to_url=d.get("reply_to_url"),
+        extracts=tuple((lang, _excerpts(quoted)) for lang, quoted in d.get("extracts", {}).items()),
+    )
+
+
 def _excerpts(stored: list[dict[str, str]]) -> tuple[PostExcerpt, ...]:
-    return tuple(PostExcerpt(author=e["author"], text=e["text"]) for e in stored)
+    return tuple(
+        PostExcerpt(author=showable(e["author"]), text=showable(e["text"])) for e in stored
+    )
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,11 @@ class Messages:
         """Render both languages and every (language, sections) in `choices` now, so that an
         edition that cannot be shown to someone fails before anything is sent or recorded.
         Returns how many variants there are."""
-        variants = {self.variant(lang=lang) for lang in LANGUAGES}
-        variants |= {self.variant(lang=lang, sections=sections) for lang, sections in choices}
+        variants = {
+            self.variant(lang=lang, sections=sections, other_languages=other)
+            for lang, sections in [*((lang, ()) for lang in LANGUAGES), *choices]
+            for other in (False, True)
+        }
         for variant in variants:
             if not self.is_empty(variant):
                 self._render(variant)
@@ -62,15 +65,24 @@ class Messages:
 
     def _render(self, variant: Variant) -> RenderedEdition:
         if variant not in self._rendered:
-            self._rendered[variant] = render_edition(
-                self._content,
-                lang=variant.lang,
-                site_name=self._settings.site_name,
-                base_url=self._settings.require_base_url(),
-                sections=variant.sections,
-                other_languages=variant.other_languages,
-                shape=self._settings.edition,
-            )
+            try:
+                self._rendered[variant] = render_edition(
+                    self._content,
+                    lang=variant.lang,
+                    site_name=self._settings.site_name,
+                    base_url=self._settings.require_base_url(),
+                    sections=variant.sections,
+                    other_languages=variant.other_languages,
+                    shape=self._settings.edition,
+                )
+            except NewsletterError:
+                raise
+            except Exception as exc:  # whatever the template engines or MJML refuse
+                sections = f", sections {', '.join(variant.sections)}" if variant.sections else ""
+                raise EditionStateError(
+                    f"the edition of {self._content.edition_date.isoformat()} cannot be rendered "
+                    f"({variant.lang}{sections}): {type(exc).__name__}: {exc}"
+                ) from exc
         return self._rendered[variant]
 
     def is_empty(self, variant: Variant) -> bool:

@@ -26,9 +26,9 @@ from newsletter.config import Settings
 from newsletter.deliver import SmtpTransport
 from newsletter.deliver.mime import Envelope
 from newsletter.deliver.pool import Connection, RateLimit, SenderPool
-from newsletter.deliver.transport import ConnectionLost, RecipientRefused
-from newsletter.edition import build, content_of, require_edition
-from newsletter.errors import DeliveryError, SenderConflict
+from newsletter.deliver.transport import ConnectionLost, RecipientRefused, RelayUnreachable
+from newsletter.edition import build, content_of, missing_edition, require_edition
+from newsletter.errors import BuildRace, DeliveryError, NewsletterError, RelayDown, SenderConflict
 from newsletter.ledger import (
     EMPTY_EDITION,
     Job,

@@ -61,7 +61,9 @@ def cli(
     run = in_process_cli(env, monkeypatch, capsys)
     run("db", "upgrade")
     run("subscribers", "add", "reader@example.org")
-    run("subscribers", "add", "chitatel@example.org", "--lang", "ru")
+    # Both read English: the day's articles are English, and a reader whose language has
+    # nothing that day is skipped (one edition per language).
+    run("subscribers", "add", "second.reader@example.org")
     return run
 
 

@@ -333,16 +333,21 @@ def test_two_runs_racing_to_build_an_edition_the_loser_waits_and_sends_the_winne
         racer.start()
         _wait_for_a_lock(engine)
         edition_id = other.scalar(select(Edition.id))
+        # One article in each language: a@ reads Russian, b@ English (one edition per language).
         other.execute(
-            insert(EditionItem).values(
-                edition_id=edition_id,
-                position=0,
-                kind="article",
-                title="Built by the other run",
-                url="https://vpk-news.example/other",
-                summary=["The other run built this."],
-                details={"lang": "en", "published_at": "2024-12-23T09:40:00+03:00"},
-            )
+            insert(EditionItem),
+            [
+                {
+                    "edition_id": edition_id,
+                    "position": position,
+                    "kind": "article",
+                    "title": "Built by the other run",
+                    "url": f"https://vpk-news.example/other-{lang}",
+                    "summary": ["The other run built this."],
+                    "details": {"lang": lang, "published_at": "2024-12-23T09:40:00+03:00"},
+                }
+                for position, lang in enumerate(("en", "ru"))
+            ],
         )
         other.commit()
         other.close()
