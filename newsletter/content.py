@@ -140,8 +140,12 @@ class ThreadItem:
 @dataclass(frozen=True)
 class EditionContent:
     """What an edition says in both languages, independent of the reader: the day's articles
-    and threads, each in rank order (best first)."""
+    and threads, each in rank order (best first). `subjects` are editors' subject lines by
+    language (lang, subject), replacing the built one; `note` is an editor's note in plain
+    text, shown at the top of both parts."""
 
     edition_date: date
     articles: tuple[ArticleItem, ...]
     threads: tuple[ThreadItem, ...] = field(default=())
+    subjects: tuple[tuple[str, str], ...] = ()
+    note: str | None = None

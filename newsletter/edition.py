@@ -16,8 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings, SummarySettings
-from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem, showable
-from newsletter.errors import BuildRace, EditionStateError, NewsletterError, NothingToSend
+from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem
+from newsletter.desk.choices import chosen_blurb, stored_choice
+from newsletter.errors import EditionStateError, NothingToSend
 from newsletter.ingest import read_file
 from newsletter.messages import LANGUAGES, Messages
 from newsletter.render import personalize, render_edition
@@ -48,9 +49,6 @@ from newsletter.summarize import guess_language, summarize, summarize_thread
 
 DAY_THREADS = 1000  # threads of one day read for ranking, at most
 LEAD_WORDS = 60  # of an article's first paragraph, compared to find the same story twice
-
-
-NO_CHOICE = EditorsChoice()
 
 
 @dataclass(frozen=True)
@@ -101,14 +99,18 @@ def build(
     engine: Engine,
     settings: Settings,
     day: date,
-    choice: EditorsChoice = NO_CHOICE,
+    choice: EditorsChoice | None = None,
 ) -> BuildResult:
     """Compose (or recompose, while still a draft) the edition for one local day: the day's
     articles and active threads, ranked (`newsletter.select.ranking`), summarized and stored as
     snapshots. With a base URL configured, each language's copy is rendered to report its size
-    and what had to be folded to keep it under the clipping limit."""
+    and what had to be folded to keep it under the clipping limit.
+
+    Editors' choices stored for the day (`newsletter.desk.choices`: pins, exclusions, moves,
+    chosen sentences, subjects, note) are applied; `choice` replaces the ranking's part."""
     start, end = day_bounds(day, settings.timezone)
     with session_scope(engine) as session:
+        stored = stored_choice(session=session, day=day)
         articles = queries.articles_published_between(session=session, start=start, end=end)
         threads = queries.threads_active_between(
             session=session, start=start, end=end, limit=DAY_THREADS
@@ -122,7 +124,7 @@ def build(
             day_start=start,
             day_end=end,
             section_weights=settings.edition.section_weights,
-            choice=choice,
+            choice=stored.ranking if choice is None else choice,
         )
         if not ranking.articles and not ranking.threads:
             raise nothing_published(day, settings)
@@ -153,7 +155,13 @@ def build(
             if i < MAX_THREADS or (t.reply_to and title_key(t.reply_to) in article_urls)
         ]
         items = [
-            _article_item(by_url[r.candidate.key], r, settings.summary) for r in ranking.articles
+            _article_item(
+                by_url[r.candidate.key],
+                r,
+                settings.summary,
+                stored.sentences.get(r.candidate.key, ()),
+            )
+            for r in ranking.articles
         ] + [
             _thread_item(
                 by_key[t.key],
@@ -166,6 +174,8 @@ def build(
             item.position = position
         edition.items.extend(items)
         edition.subject = items[0].title
+        edition.subjects = dict(stored.subjects)
+        edition.note = stored.note
         content = content_of(edition, settings)
     return BuildResult(
         day,
@@ -216,27 +226,13 @@ def _activity(thread: Thread, growth: int | None, start: datetime, end: datetime
     )
 
 
-def _unsend(session: Session, edition: Edition) -> None:
-    """Make an edition nobody has received a draft again, so that it can be built anew (a
-    failed send must not freeze what an edition says); once one reader has it, it stays."""
-    day = edition.edition_date.isoformat()
-    counts = queries.delivery_counts(session=session, edition_id=edition.id)
-    if counts[DeliveryStatus.SENT]:
-        raise EditionStateError(
-            f"the edition of {day} has been sent to {counts[DeliveryStatus.SENT]} reader(s): "
-            "it is not rebuilt"
-        )
-    if counts[DeliveryStatus.SENDING]:
-        raise EditionStateError(
-            f"the edition of {day} is being sent right now: it is not rebuilt "
-            f"(`newsletter status --date {day}` shows by whom)"
-        )
-    queries.drop_deliveries(session=session, edition_id=edition.id)
-    edition.status = EditionStatus.DRAFT
-
-
-def _article_item(article: Article, ranked: RankedArticle, blurb: SummarySettings) -> EditionItem:
-    summary = summarize(
+def _article_item(
+    article: Article, ranked: RankedArticle, blurb: SummarySettings, chosen: tuple[str, ...]
+) -> EditionItem:
+    """An article's snapshot; its blurb is the sentences an editor chose, where they chose any
+    that are still the article's own, else the summarizer's."""
+    picked = chosen_blurb(article.body, article.lang, chosen) if chosen else ()
+    summary = picked or summarize(
         article.body,
         lang=article.lang,
         max_words=blurb.words,
@@ -256,6 +252,8 @@ def _article_item(article: Article, ranked: RankedArticle, blurb: SummarySetting
             "image_url": article.image_url,
             "tags": list(article.tags),
             "story": ranked.story,
+            "pinned": ranked.pinned,
+            "chosen_sentences": bool(picked),
             "score": round(ranked.score, 4),
             "signals": {k: round(v, 4) for k, v in ranked.signals.items()},
         },
@@ -341,17 +339,47 @@ def content_of(edition: Edition, settings: Settings) -> EditionContent:
     articles: list[ArticleItem] = []
     threads: list[ThreadItem] = []
     for item in edition.items:
-        try:
-            if item.kind is ItemKind.ARTICLE:
-                articles.append(_article_of(item))
-            else:
-                threads.append(_thread_of(item, settings))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise EditionStateError(
-                f"the edition of {edition.edition_date.isoformat()} is damaged (item "
-                f"{item.position}, {item.title!r}: {type(exc).__name__} {exc}): build it again"
-            ) from exc
-    return EditionContent(edition.edition_date, tuple(articles), tuple(threads))
+        d: dict[str, Any] = item.details
+        if item.kind is ItemKind.ARTICLE:
+            articles.append(
+                ArticleItem(
+                    title=item.title,
+                    url=item.url,
+                    summary=tuple(item.summary),
+                    lang=d["lang"],
+                    published_at=datetime.fromisoformat(d["published_at"]),
+                    author=d.get("author"),
+                    image_url=d.get("image_url"),
+                    tags=tuple(d.get("tags", ())),
+                    story=d.get("story"),
+                )
+            )
+        else:
+            threads.append(
+                ThreadItem(
+                    title=item.title,
+                    url=item.url,
+                    comments=int(d["comments"]),
+                    last_activity_at=datetime.fromisoformat(d["last_activity_at"]).astimezone(
+                        settings.timezone
+                    ),
+                    reply_to=d.get("reply_to"),
+                    # Editions built before extracts were made per language have one for all.
+                    extract=_excerpts(d.get("extract", ())),
+                    activity=d.get("activity"),
+                    reply_to_url=d.get("reply_to_url"),
+                    extracts=tuple(
+                        (lang, _excerpts(quoted)) for lang, quoted in d.get("extracts", {}).items()
+                    ),
+                )
+            )
+    return EditionContent(
+        edition.edition_date,
+        tuple(articles),
+        tuple(threads),
+        subjects=tuple(sorted((edition.subjects or {}).items())),
+        note=edition.note,
+    )
 
 
 def _article_of(item: EditionItem) -> ArticleItem:

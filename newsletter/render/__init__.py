@@ -117,6 +117,17 @@ def _preheader(edition: ReaderEdition) -> str:
     )
 
 
+def _paragraphs(note: str | None) -> tuple[str, ...]:
+    """An editor's note as the paragraphs they typed (one per non-empty line)."""
+    return tuple(line.strip() for line in (note or "").splitlines() if line.strip())
+
+
+def _subject(content: EditionContent, edition: ReaderEdition, template: str) -> str:
+    """The editors' subject for this language when they wrote one, else the built one."""
+    chosen = dict(content.subjects).get(edition.lang, "").strip()
+    return _one_line(chosen)[:SUBJECT_MAX] if chosen else subject_line(edition, template=template)
+
+
 def _site_page(base_url: str, path: str) -> str:
     page = web_link(f"{base_url.rstrip('/')}/{path}", base_url=base_url)
     if page is None:
@@ -131,12 +142,14 @@ def _context(
     base_url: str,
     archive_url: str | None,
     subject: str,
+    note: str | None = None,
 ) -> dict[str, Any]:
     lang = edition.lang
     t = labels_for(lang)
     return {
         "lang": lang,
         "t": t,
+        "note": _paragraphs(note),
         "site_name": site_name,
         "site_url": web_link(base_url, base_url=base_url),
         "date": edition_date(edition.edition_date, lang=lang),
@@ -179,14 +192,14 @@ def edition_mjml(
     what the golden files pin down, because a template change is easier to review there than in
     the compiled tables."""
     edition = reader_edition(content, lang=lang, top_stories=shape.top_stories)
-    subject = subject_line(edition, template=shape.subject)
     return _mjml(
         _context(
             edition,
             site_name=site_name,
             base_url=base_url,
             archive_url=archive_url,
-            subject=subject,
+            subject=_subject(content, edition, shape.subject),
+            note=content.note,
         )
     )
 
@@ -219,7 +232,7 @@ def render_edition(
         other_languages=other_languages,
         top_stories=shape.top_stories,
     )
-    subject = subject_line(edition, template=shape.subject)
+    subject = _subject(content, edition, shape.subject)
     preferences_page = _site_page(base_url, "preferences")
 
     def compile_html(version: ReaderEdition) -> tuple[dict[str, Any], str, int]:
@@ -229,6 +242,7 @@ def render_edition(
             base_url=base_url,
             archive_url=archive_url,
             subject=subject,
+            note=content.note,
         )
         # fonts={}: the system font stack needs no web fonts, and mrml would otherwise add a
         # Google Fonts link (a third-party request on every open) for some font names.

@@ -9,9 +9,11 @@ An article's score is the sum of four signals, so each one's share of it can be 
 - section: the weight `edition.section_weights` gives its best-weighted tag;
 - recency: how late in the day it was published (0 at 00:00 to 1 at 24:00).
 
-Editors will pin and exclude items (a later issue): `EditorsChoice` is where that goes in;
+Editors pin, exclude and move items at the desk: `EditorsChoice` is where that goes in;
 pinned articles lead in the given order, excluded ones are left out, the rest keep their score
-order.
+order, and then each moved article shifts by its number of places among its own language's
+articles (what a reader of that language sees), so a move still means "one higher than the
+ranking puts it" after a rebuild has added the day's later articles.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class ThreadActivity:
 class EditorsChoice:
     pinned: tuple[str, ...] = ()
     excluded: frozenset[str] = frozenset()
+    moves: Mapping[str, int] = field(default_factory=dict)  # key -> places down (< 0: up)
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ def rank_day(
             scored[i].candidate.key,
         ),
     )
+    order = _moved(order, [scored[i].candidate for i in order], choice.moves)
     # The first of a story in rank order leads it; the others fold under it.
     leader: dict[int, str] = {}
     articles = []
@@ -164,6 +168,26 @@ def rank_day(
         articles.append(replace(scored[i], story=folded))
     excluded = tuple(c.key for c in candidates if c.key in choice.excluded)
     return Ranking(tuple(articles), ranked_threads, excluded)
+
+
+def _moved(order: list[int], ranked: list[Candidate], moves: Mapping[str, int]) -> list[int]:
+    """`order` with each moved article shifted within its language's places, in rank order of
+    the moved articles; a move past either end stops there."""
+    if not moves:
+        return order
+    result = list(order)
+    for lang in dict.fromkeys(c.lang for c in ranked):
+        places = [p for p, c in enumerate(ranked) if c.lang == lang]
+        keys = [ranked[p].key for p in places]
+        members = [result[p] for p in places]
+        for key in [k for k in keys if moves.get(k)]:
+            at = keys.index(key)
+            to = min(max(at + moves[key], 0), len(keys) - 1)
+            keys.insert(to, keys.pop(at))
+            members.insert(to, members.pop(at))
+        for p, member in zip(places, members, strict=True):
+            result[p] = member
+    return result
 
 
 def title_key(title: str) -> str:

@@ -276,6 +276,10 @@ class Edition(Base):
     subject: Mapped[str] = mapped_column(String(MAX_TITLE))
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
+    # The editors' subject per language and their note, copied from `EditionChoice` at each
+    # build: part of the snapshot, so an approved edition keeps them.
+    subjects: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    note: Mapped[str | None] = mapped_column(Text)
 
     items: Mapped[list[EditionItem]] = relationship(
         back_populates="edition", cascade="all, delete-orphan", order_by="EditionItem.position"
@@ -327,3 +331,66 @@ class Delivery(Base):
     # Who claimed it ("host:pid:nonce") and until when: a dead sender's claim runs out.
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
+
+
+class Editor(Base):
+    """Someone who may sign in to the desk. `session_epoch` grows at each sign-out, which ends
+    every session the editor had; removing the editor ends them too."""
+
+    __tablename__ = "editors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+Index("uq_editors_email_lower", func.lower(Editor.email), unique=True)
+
+
+class ItemOverride(Base):
+    """An editor's choice about one item of one day's edition, kept apart from the built items
+    (which a rebuild replaces): the build's ranking applies it, so it outlives rebuilds that
+    add the day's later articles. `pin` orders the pinned items (lower first); `move` shifts an
+    item by that many places among its language's articles (negative: up); `sentences` are the
+    article's own sentences chosen for its blurb (None: the summarizer's)."""
+
+    __tablename__ = "item_overrides"
+    __table_args__ = (UniqueConstraint("edition_date", "item_url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_date: Mapped[date] = mapped_column(Date)
+    item_url: Mapped[str] = mapped_column(String(2048))
+    pin: Mapped[int | None]
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    move: Mapped[int] = mapped_column(Integer, default=0)
+    sentences: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class EditionChoice(Base):
+    """An editor's choices for a day's edition as a whole: a subject per language (absent: the
+    built one) and a note shown at the top of both parts."""
+
+    __tablename__ = "edition_choices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_date: Mapped[date] = mapped_column(Date, unique=True)
+    subjects: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class EditorAction(Base):
+    """The audit log: who did what to which edition, when, with the value before and after."""
+
+    __tablename__ = "editor_actions"
+    __table_args__ = (Index("ix_editor_actions_edition_date_id", "edition_date", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=_utcnow)
+    editor: Mapped[str] = mapped_column(String(320))
+    edition_date: Mapped[date | None] = mapped_column(Date)
+    action: Mapped[str] = mapped_column(String(50))
+    item_url: Mapped[str | None] = mapped_column(String(2048))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
