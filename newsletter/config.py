@@ -68,8 +68,7 @@ _ENV_NAMES = {
     "edition.top_stories": "NEWSLETTER_EDITION_TOP_STORIES",
     "edition.subject": "NEWSLETTER_EDITION_SUBJECT",
     "edition.section_weights": "NEWSLETTER_EDITION_SECTION_WEIGHTS",
-    "web.confirm_attempts": "NEWSLETTER_WEB_CONFIRM_ATTEMPTS",
-    "web.confirm_backoff_seconds": "NEWSLETTER_WEB_CONFIRM_BACKOFF_SECONDS",
+    "edition.require_approval": "NEWSLETTER_EDITION_REQUIRE_APPROVAL",
 }
 _SECRET_ENV = {"secret_key": "NEWSLETTER_SECRET_KEY", "smtp.password": "NEWSLETTER_SMTP_PASSWORD"}
 
@@ -141,11 +140,13 @@ class SummarySettings:
 class EditionSettings:
     """The shape of an edition. `subject` is filled with the top headline and, when the reader's
     edition holds more stories, the tail ("and 7 more stories"); `section_weights` maps a tag
-    to the points it adds to an article's rank."""
+    to the points it adds to an article's rank. With `require_approval`, `send` and `run` send
+    only editions an editor approved."""
 
     top_stories: int = 5
     subject: str = "{headline} — {more}"
     section_weights: Mapping[str, float] = field(default_factory=dict)
+    require_approval: bool = False
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,9 @@ def load_settings(
             top_stories=_number(get("edition.top_stories"), EditionSettings.top_stories, 1),
             subject=_subject(get("edition.subject")),
             section_weights=_weights(get("edition.section_weights")),
+            require_approval=_flag(
+                get("edition.require_approval"), EditionSettings.require_approval
+            ),
         ),
     )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 EXIT_ERROR = 1
 EXIT_NOTHING_TO_SEND = 3
 EXIT_LEFT_TO_RETRY = 4
+EXIT_AWAITING_APPROVAL = 5
 
 
 class NewsletterError(Exception):
@@ -64,3 +65,10 @@ class BuildRace(EditionStateError):
 
 class SenderConflict(NewsletterError):
     """Another process is sending the edition, or sharing it is not possible on this database."""
+
+
+class AwaitingApproval(NewsletterError):
+    """With edition.require_approval, a draft is not sent: cron must tell "waiting for an
+    editor" from "failed"."""
+
+    exit_code = EXIT_AWAITING_APPROVAL

@@ -26,9 +26,9 @@ from newsletter.config import Settings
 from newsletter.deliver import SmtpTransport
 from newsletter.deliver.mime import Envelope
 from newsletter.deliver.pool import Connection, RateLimit, SenderPool
-from newsletter.deliver.transport import ConnectionLost, RecipientRefused, RelayUnreachable
-from newsletter.edition import build, content_of, missing_edition, require_edition
-from newsletter.errors import BuildRace, DeliveryError, NewsletterError, RelayDown, SenderConflict
+from newsletter.deliver.transport import ConnectionLost, RecipientRefused
+from newsletter.edition import build, content_of, require_edition
+from newsletter.errors import AwaitingApproval, DeliveryError, SenderConflict
 from newsletter.ledger import (
     EMPTY_EDITION,
     Job,
@@ -80,9 +80,9 @@ def send(
     Without `worker`, the edition has one sender: a second one is refused while the first
     holds claims. With `worker` (PostgreSQL), any number share it. `transport` sends through
     that one open connection instead of `settings.delivery.connections` new ones. Without
-    `enqueue`, only deliveries already in the ledger are sent: nobody new is added. `notice`
-    hears of retries to reach the relay."""
-    require_send_settings(settings)
+    `enqueue`, only deliveries already in the ledger are sent: nobody new is added. With
+    `edition.require_approval`, a draft is not sent (AwaitingApproval)."""
+    settings.require_secret_key()
     if worker and engine.dialect.name != "postgresql":
         raise SenderConflict(
             "--worker needs PostgreSQL: on SQLite one `newsletter send` sends an edition"
@@ -90,6 +90,11 @@ def send(
     report = SendReport(day)
     with session_scope(engine) as session:
         edition = require_edition(session=session, day=day)
+        if settings.edition.require_approval and edition.status is EditionStatus.DRAFT:
+            raise AwaitingApproval(
+                f"the edition of {day} waits for approval: nothing sent (an editor approves it "
+                f"at /desk or with `newsletter editions approve {day}`)"
+            )
         messages = Messages(content_of(edition, settings), settings)
         edition_id = edition.id
         choices = queries.section_choices(session=session)

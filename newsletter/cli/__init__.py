@@ -10,8 +10,18 @@ from typing import Annotated
 
 import typer
 
-from newsletter.cli import content, db, delivery, demo, serve, subscribers, summarize
-from newsletter.cli.common import State, show_error
+from newsletter.cli import (
+    content,
+    db,
+    delivery,
+    demo,
+    editions,
+    editors,
+    serve,
+    subscribers,
+    summarize,
+)
+from newsletter.cli.common import State
 from newsletter.errors import NewsletterError
 
 app = typer.Typer(
@@ -22,6 +32,8 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(editors.app, name="editors")
+app.add_typer(editions.app, name="editions")
 content.register(app)
 delivery.register(app)
 demo.register(app)

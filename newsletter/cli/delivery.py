@@ -45,7 +45,8 @@ def send(
 ) -> None:
     """Deliver a built edition to every active subscriber who has not had it.
 
-    Exit codes: 0 done, 4 some recipients deferred (run again later), 1 error."""
+    Exit codes: 0 done, 4 some recipients deferred (run again later), 5 the edition waits for
+    an editor's approval (edition.require_approval), 1 error."""
     from newsletter import sending
     from newsletter.deliver import SmtpTransport
 
@@ -79,7 +80,8 @@ def run(ctx: typer.Context, day: DateOption = None) -> None:
     """What cron calls: build the day's edition if needed, then send what is left.
 
     Safe to run again: nobody gets an edition twice. Exit codes: 0 done, 3 nothing to send,
-    4 some recipients deferred (run again later), 1 error."""
+    4 some recipients deferred (run again later), 5 the edition waits for an editor's approval
+    (edition.require_approval), 1 error."""
     from newsletter import sending
 
     s = state(ctx)

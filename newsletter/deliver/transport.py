@@ -55,6 +55,7 @@ class SmtpTransport:
         self._client: smtplib.SMTP | None = None
         self._max_messages = max_messages
         self._sent = 0
+        self.last_reply = ""  # the relay's answer to the last message's end of data
 
     def __enter__(self) -> SmtpTransport:
         return self
@@ -134,6 +135,7 @@ class SmtpTransport:
             before_end()
         client.send(b".\r\n")
         code, reply = client.getreply()
+        self.last_reply = f"{code} {_text(reply)}"
         if code == 421:
             self._drop()
         if code != 250:

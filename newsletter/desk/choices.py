@@ -21,7 +21,7 @@ class StoredChoice:
     """Everything editors chose for one day: the ranking's part, each article's chosen blurb
     sentences by URL, a subject per language and the note."""
 
-    ranking: EditorsChoice = EditorsChoice()
+    ranking: EditorsChoice = field(default_factory=EditorsChoice)
     sentences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     subjects: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None

@@ -25,7 +25,7 @@ from starlette.routing import Route
 import subscribers as subs
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
-from newsletter.web import archive
+from newsletter.web import archive, desk
 from newsletter.web.account import link_help, preferences_page, unsubscribe_page
 from newsletter.web.confirmations import ConfirmationSender
 from newsletter.web.context import Endpoint, Web
@@ -75,6 +75,7 @@ def create_app(
         Route("/preferences/{token}", preferences_page(web), methods=["GET", "POST"]),
         Route("/archive", archive.index(web.page, engine), methods=["GET"]),
         Route("/archive/{day}", archive.edition_page(web.page, engine, settings), methods=["GET"]),
+        *desk.routes(web),
     ]
     handlers: dict[Any, Callable[..., Any]] = {
         HTTPException: _http_error(web),
