@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -32,11 +32,17 @@ def list_(
     ctx: typer.Context,
     days: Annotated[int, typer.Option("--days", help="How many past days.", min=0)] = 14,
 ) -> None:
-    """The editions of recent days and the next two, with state and delivery counts."""
+    """The days from --days ago to two days ahead, then the ten editions before them, with
+    state and delivery counts."""
     s = state(ctx)
-    today = datetime.now(s.settings.timezone).date()
+    engine, today = s.engine(), datetime.now(s.settings.timezone).date()
+    first = today - timedelta(days=days)
+    shown = overview.calendar(
+        engine=engine, settings=s.settings, first=first, last=today + timedelta(days=2)
+    )
+    shown += overview.earlier_editions(engine=engine, before=first)
     typer.echo("date\tstate\trecipients\tdelivered\tdeferred\tfailed\tsubject")
-    for d in overview.calendar(engine=s.engine(), settings=s.settings, today=today, back=days):
+    for d in shown:
         typer.echo(
             f"{d.day}\t{d.state}\t{d.recipients}\t{d.delivered}\t{d.deferred}\t{d.failed}\t"
             f"{d.subject}"

@@ -45,11 +45,9 @@ class DayState:
     failed: int = 0
 
 
-def calendar(
-    *, engine: Engine, settings: Settings, today: date, back: int = 14, ahead: int = 2
-) -> list[DayState]:
-    """The days from `back` days before `today` to `ahead` after it, newest first."""
-    days = [today + timedelta(days=n) for n in range(ahead, -back - 1, -1)]
+def calendar(*, engine: Engine, settings: Settings, first: date, last: date) -> list[DayState]:
+    """The days from `first` to `last`, newest first."""
+    days = [last - timedelta(days=n) for n in range((last - first).days + 1)]
     with session_scope(engine) as session:
         editions = {
             e.edition_date: e
@@ -64,19 +62,33 @@ def calendar(
                 has = _has_content(session, day, settings)
                 result.append(DayState(day, NOT_BUILT if has else NOTHING_TO_SEND))
                 continue
-            counts = queries.delivery_counts(session=session, edition_id=edition.id)
-            result.append(
-                DayState(
-                    day,
-                    edition.status.value,
-                    subject=edition.subject,
-                    recipients=sum(counts.values()),
-                    delivered=counts[DeliveryStatus.SENT],
-                    deferred=counts[DeliveryStatus.DEFERRED],
-                    failed=counts[DeliveryStatus.FAILED],
-                )
-            )
+            result.append(_state(session, edition))
     return result
+
+
+def earlier_editions(*, engine: Engine, before: date, limit: int = 10) -> list[DayState]:
+    """The latest editions before `before`, newest first, with their delivery counts."""
+    with session_scope(engine) as session:
+        editions = session.scalars(
+            select(Edition)
+            .where(Edition.edition_date < before)
+            .order_by(Edition.edition_date.desc())
+            .limit(limit)
+        ).all()
+        return [_state(session, e) for e in editions]
+
+
+def _state(session: Session, edition: Edition) -> DayState:
+    counts = queries.delivery_counts(session=session, edition_id=edition.id)
+    return DayState(
+        edition.edition_date,
+        edition.status.value,
+        subject=edition.subject,
+        recipients=sum(counts.values()),
+        delivered=counts[DeliveryStatus.SENT],
+        deferred=counts[DeliveryStatus.DEFERRED],
+        failed=counts[DeliveryStatus.FAILED],
+    )
 
 
 def _has_content(session: Session, day: date, settings: Settings) -> bool:

@@ -5,7 +5,7 @@ page again and a line saying what happened."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup
@@ -36,6 +36,7 @@ from newsletter.web.security import BadForm, Fields, field, read_form
 GMAIL_CLIPS = 102 * 1024  # about where Gmail cuts a message's HTML
 VIEWS = {"desktop": 640, "phone": PHONE_WIDTH}  # preview frame widths in CSS pixels
 MAX_EMAIL = 320
+CALENDAR_BACK = 14  # days before today; older editions are listed below them
 MAX_URL = 2048
 
 
@@ -108,8 +109,14 @@ def _calendar(desk: Desk) -> Any:
     async def calendar(request: Request, editor: Editor, fields: Fields | None) -> Response:
         settings = desk.web.settings
         today = datetime.now(settings.timezone).date()
+        first, last = today - timedelta(days=CALENDAR_BACK), today + timedelta(days=2)
         days = await run_in_threadpool(
-            lambda: overview.calendar(engine=desk.web.engine, settings=settings, today=today)
+            lambda: overview.calendar(
+                engine=desk.web.engine, settings=settings, first=first, last=last
+            )
+        )
+        earlier = await run_in_threadpool(
+            lambda: overview.earlier_editions(engine=desk.web.engine, before=first)
         )
         return desk.page(
             request,
@@ -117,6 +124,7 @@ def _calendar(desk: Desk) -> Any:
             title="Editions",
             editor=editor,
             days=days,
+            earlier=earlier,
             today=today,
             require_approval=settings.edition.require_approval,
         )

@@ -1,0 +1,359 @@
+"""The editors' desk over real HTTP (uvicorn on 127.0.0.1, httpx), a real database and SMTP
+server: who may see and do what, and that editors' changes outlive a rebuild."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select
+from starlette.applications import Starlette
+
+from newsletter.config import EditionSettings, Settings, SmtpSettings
+from newsletter.content import ArticleRecord, IngestBatch
+from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.desk import accounts, actions
+from newsletter.desk.choices import article_sentences
+from newsletter.edition import build, ingest, load_content
+from newsletter.errors import EditionStateError
+from newsletter.store.db import make_engine, session_scope
+from newsletter.store.migrate import upgrade
+from newsletter.store.models import Article, EditorAction, ItemOverride
+from newsletter.store.queries import get_edition, store_batch
+from newsletter.web import create_app
+from newsletter.web.desk.session import FAILURES_PER_ACCOUNT, SESSION_HOURS
+from tests.conftest import serving
+from tests.test_web import Clock
+
+DAY = date(2024, 12, 23)
+SAMPLE_FILES = ("articles.jsonl", "threads.jsonl", "feed-rss.xml", "feed-atom.xml")
+EDITOR = "editor@vpk-news.example"
+PASSWORD = "correct horse battery"
+HANOI = "https://vpk-news.example/articles/hanoi-defence-expo-wrap-up"
+VIGIL = "https://vpk-news.example/articles/vigil-x-radar-counter-drone"
+TANK = "https://vpk-news.example/articles/mbt-upgrade-remote-turret"
+STRIZH = "https://vpk-news.example/articles/bpla-strizh-dalnost"
+
+
+def sample_day(engine: Engine, settings: Settings) -> None:
+    """The bundled sample content, the edition of 23 December 2024 built, one editor."""
+    samples = resources.files("newsletter.sample_content")
+    with resources.as_file(samples) as folder:
+        ingest(engine=engine, settings=settings, paths=[folder / n for n in SAMPLE_FILES])
+    build(engine=engine, settings=settings, day=DAY)
+    with session_scope(engine) as session:
+        accounts.add_editor(session=session, email=EDITOR, password=PASSWORD)
+
+
+@dataclass
+class DeskSite:
+    base: str
+    http: httpx.Client
+    engine: Engine
+    settings: Settings
+    clock: Clock
+
+    def token(self, path: str) -> str:
+        page = self.http.get(path)
+        assert page.status_code == 200, page.text
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None
+        return found.group(1)
+
+    def sign_in(self, email: str = EDITOR, password: str = PASSWORD) -> httpx.Response:
+        token = self.token("/desk/login")
+        return self.http.post(
+            "/desk/login", data={"email": email, "password": password, "csrf": token}
+        )
+
+    def act(self, path: str, **data: str) -> httpx.Response:
+        return self.http.post(path, data={"csrf": self.token(path), **data})
+
+    def actions(self) -> list[str]:
+        with session_scope(self.engine) as session:
+            return [a.action for a in session.scalars(select(EditorAction))]
+
+
+@contextmanager
+def open_desk(database_url: str, smtp: SavingSmtpServer) -> Iterator[DeskSite]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    clock = Clock(time.time())
+    made: dict[str, Settings] = {}
+
+    def make_app(base_url: str) -> Starlette:
+        settings = Settings(
+            database_url=database_url,
+            from_address="VPK News <digest@vpk-news.example>",
+            base_url=base_url,
+            secret_key=secrets.token_hex(32),
+            smtp=SmtpSettings(host=smtp.host, port=smtp.port),
+        )
+        made["settings"] = settings
+        return create_app(settings=settings, engine=engine, clock=clock)
+
+    with serving(make_app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        sample_day(engine, made["settings"])
+        yield DeskSite(base, http, engine, made["settings"], clock)
+    engine.dispose()
+
+
+@pytest.fixture
+def desk(sqlite_url: str, smtp_server: SavingSmtpServer) -> Iterator[DeskSite]:
+    with open_desk(sqlite_url, smtp_server) as opened:
+        yield opened
+
+
+EDITION = f"/desk/edition/{DAY.isoformat()}"
+
+
+def test_pages_and_actions_need_a_session(desk: DeskSite) -> None:
+    for path in ("/desk", EDITION, f"{EDITION}/email", f"{EDITION}/delivery"):
+        answer = desk.http.get(path)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"] == f"{desk.base}/desk/login"
+    # A token from the sign-in page does not make an action without a session.
+    token = desk.token("/desk/login")
+    refused = desk.http.post(EDITION, data={"csrf": token, "action": "exclude", "url": HANOI})
+    assert refused.status_code == 403
+    assert desk.actions() == []
+
+
+def test_sign_in_sets_a_protected_session_cookie(desk: DeskSite) -> None:
+    answer = desk.sign_in()
+    assert answer.status_code == 303
+    cookie = next(
+        v for k, v in answer.headers.multi_items() if k == "set-cookie" and "newsletter_desk" in v
+    )
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/desk" in cookie
+    assert f"Max-Age={SESSION_HOURS * 3600}" in cookie
+    calendar = desk.http.get("/desk")
+    assert calendar.status_code == 200
+    assert 'data-day="2024-12-23"' in calendar.text
+    assert "default-src 'none'" in calendar.headers["content-security-policy"]
+    assert "<script" not in calendar.text
+
+
+def test_actions_need_the_pages_token_and_a_same_origin_request(desk: DeskSite) -> None:
+    desk.sign_in()
+    form = {"action": "exclude", "url": HANOI}
+    assert desk.http.post(EDITION, data=form).status_code == 403  # no token
+    forged = desk.http.post(EDITION, data={**form, "csrf": "eyJub3QiOiJvdXJzIn0.forged"})
+    assert forged.status_code == 403
+    # A token of another page does not work here.
+    other = desk.http.post(EDITION, data={**form, "csrf": desk.token("/desk")})
+    assert other.status_code == 403
+    cross = desk.http.post(
+        EDITION,
+        data={**form, "csrf": desk.token(EDITION)},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross.status_code == 403
+    elsewhere = desk.http.post(
+        EDITION,
+        data={**form, "csrf": desk.token(EDITION)},
+        headers={"Origin": "https://attacker.example"},
+    )
+    assert elsewhere.status_code == 403
+    assert desk.actions() == []
+    done = desk.act(EDITION, **form)
+    assert done.status_code == 200 and 'id="notice"' in done.text
+    assert desk.actions() == ["exclude"]
+
+
+def test_wrong_passwords_beyond_the_limit_are_refused(desk: DeskSite) -> None:
+    for _ in range(FAILURES_PER_ACCOUNT):
+        assert desk.sign_in(password="wrong password!").status_code == 403
+    refused = desk.sign_in()  # the right password, too late
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert "newsletter_desk" not in refused.headers.get("set-cookie", "")
+    assert desk.http.get("/desk").status_code == 303
+    desk.clock.advance(16 * 60)  # the failures age out
+    assert desk.sign_in().status_code == 303
+
+
+def test_a_removed_editor_is_signed_out(desk: DeskSite) -> None:
+    desk.sign_in()
+    token = desk.token(EDITION)
+    with session_scope(desk.engine) as session:
+        accounts.remove_editor(session=session, email=EDITOR)
+    assert desk.http.get("/desk").status_code == 303
+    refused = desk.http.post(EDITION, data={"csrf": token, "action": "exclude", "url": HANOI})
+    assert refused.status_code == 403
+    assert desk.actions() == []
+
+
+def test_sign_out_ends_the_session_and_sessions_expire(desk: DeskSite) -> None:
+    desk.sign_in()
+    old = desk.http.cookies["newsletter_desk"]
+    assert desk.act("/desk", action="signout").status_code == 303
+    assert "newsletter_desk" not in desk.http.cookies
+    replayed = httpx.get(f"{desk.base}/desk", headers={"Cookie": f"newsletter_desk={old}"})
+    assert replayed.status_code == 303  # signing out ended the session, not only the cookie
+    desk.sign_in()
+    assert desk.http.get("/desk").status_code == 200
+    desk.clock.advance(SESSION_HOURS * 3600 + 1)
+    assert desk.http.get("/desk").status_code == 303
+
+
+def test_edition_page_shows_preview_size_text_and_history(desk: DeskSite) -> None:
+    desk.sign_in()
+    page = desk.http.get(EDITION, params={"lang": "ru", "view": "phone"})
+    assert page.status_code == 200
+    assert 'src="' + f"{desk.base}{EDITION}/email?lang=ru" in page.text
+    assert 'width="375"' in page.text
+    assert "bytes</strong> of the 100,000 allowed" in page.text
+    assert "Разработчик показал" in page.text  # the Russian articles and text part
+    frame = desk.http.get(f"{EDITION}/email", params={"lang": "ru"})
+    assert frame.status_code == 200 and frame.text.startswith("<!doctype html>")
+    assert "frame-ancestors 'self'" in frame.headers["content-security-policy"]
+    assert "sandbox" in frame.headers["content-security-policy"]
+
+
+def test_rebuild_after_new_articles_keeps_editors_changes(
+    sqlite_url: str, smtp_server: SavingSmtpServer
+) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    settings = Settings(
+        database_url=sqlite_url,
+        from_address="VPK News <digest@vpk-news.example>",
+        base_url="https://news.example.org",
+        secret_key=secrets.token_hex(32),
+    )
+    sample_day(engine, settings)
+    change = dict(engine=engine, settings=settings, day=DAY, editor=EDITOR)
+    actions.change_item(**change, url=HANOI, action="exclude")  # type: ignore[arg-type]
+    actions.change_item(**change, url=TANK, action="pin")  # type: ignore[arg-type]
+    content = load_content(engine=engine, settings=settings, day=DAY)
+    tank = next(a for a in content.articles if a.url == TANK)
+    body = _body(engine, TANK)
+    two = tuple(article_sentences(body, "en")[3:5])
+    assert two and set(two) != set(tank.summary)
+    actions.change_item(**change, url=TANK, action="sentences", sentences=two)  # type: ignore[arg-type]
+    actions.change_edition(**change, subjects={"ru": "Главное за день"}, note="Hello & <b>")  # type: ignore[arg-type]
+
+    late = "https://vpk-news.example/articles/late-evening-story"
+    with session_scope(engine) as session:
+        store_batch(
+            session=session,
+            batch=IngestBatch(
+                "late.jsonl",
+                articles=(
+                    ArticleRecord(
+                        url=late,
+                        title="Late evening: shipyard launches a second patrol boat",
+                        body="The shipyard launched its second patrol boat on Monday evening. "
+                        "The boat will begin sea trials in the spring after fitting out.",
+                        published_at=datetime.fromisoformat("2024-12-23T22:30:00+03:00"),
+                        lang="en",
+                    ),
+                ),
+            ),
+        )
+    result = build(engine=engine, settings=settings, day=DAY)
+    assert result.rebuilt
+    content = load_content(engine=engine, settings=settings, day=DAY)
+    urls = [a.url for a in content.articles]
+    assert late in urls  # the new article joins the ranking
+    assert HANOI not in urls
+    assert next(a.url for a in content.articles if a.lang == "en") == TANK
+    assert next(a for a in content.articles if a.url == TANK).summary == two
+    assert dict(content.subjects) == {"ru": "Главное за день"}
+    assert content.note == "Hello & <b>"
+    with session_scope(engine) as session:
+        kept = session.scalars(select(ItemOverride).order_by(ItemOverride.id)).all()
+        assert [(o.item_url, o.excluded, o.pin) for o in kept] == [
+            (HANOI, True, None),
+            (TANK, False, 0),
+        ]
+    engine.dispose()
+
+
+def _body(engine: Engine, url: str) -> str:
+    with session_scope(engine) as session:
+        article = session.scalars(select(Article).where(Article.url == url)).one()
+        return article.body
+
+
+def test_moves_and_approval_freeze_the_edition(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    settings = Settings(
+        database_url=sqlite_url,
+        from_address="VPK News <digest@vpk-news.example>",
+        base_url="https://news.example.org",
+        secret_key=secrets.token_hex(32),
+        edition=EditionSettings(require_approval=True),
+    )
+    sample_day(engine, settings)
+
+    def english() -> list[str | None]:
+        content = load_content(engine=engine, settings=settings, day=DAY)
+        return [a.url for a in content.articles if a.lang == "en"]
+
+    before = english()
+    second = before[1]
+    assert isinstance(second, str)
+    actions.change_item(
+        engine=engine, settings=settings, day=DAY, url=second, editor=EDITOR, action="up"
+    )
+    assert english() == [before[1], before[0], *before[2:]]
+    # Already first: another "up" changes nothing and is not stored as a move past the top.
+    actions.change_item(
+        engine=engine, settings=settings, day=DAY, url=second, editor=EDITOR, action="up"
+    )
+    assert english()[0] == second
+    actions.change_item(
+        engine=engine, settings=settings, day=DAY, url=second, editor=EDITOR, action="down"
+    )
+    assert english() == before
+
+    actions.approve(engine=engine, day=DAY, editor=EDITOR)
+    with pytest.raises(EditionStateError, match="approved"):
+        build(engine=engine, settings=settings, day=DAY)
+    with pytest.raises(EditionStateError, match="withdraw"):
+        actions.change_item(
+            engine=engine, settings=settings, day=DAY, url=second, editor=EDITOR, action="pin"
+        )
+    actions.withdraw(engine=engine, day=DAY, editor=EDITOR)
+    with session_scope(engine) as session:
+        edition = get_edition(session=session, edition_date=DAY)
+        assert edition is not None and edition.status.value == "draft"
+        log = session.scalars(select(EditorAction).order_by(EditorAction.id)).all()
+        assert [(a.action, a.before, a.after) for a in log] == [
+            ("up", "place 2", "place 1"),
+            ("up", "place 1", "place 1"),
+            ("down", "place 1", "place 2"),
+            ("approve", "draft", "approved"),
+            ("withdraw", "approved", "draft"),
+        ]
+    engine.dispose()
+
+
+def test_editor_accounts(sqlite_url: str, tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        editor = accounts.add_editor(session=session, email="Ed@Example.org", password=PASSWORD)
+        assert editor.password_hash.startswith("$argon2id$")
+        assert PASSWORD not in editor.password_hash
+    with session_scope(engine) as session, pytest.raises(accounts.EditorError, match="already"):
+        accounts.add_editor(session=session, email="ed@example.org", password=PASSWORD)
+    with session_scope(engine) as session, pytest.raises(accounts.EditorError, match="at least"):
+        accounts.add_editor(session=session, email="other@example.org", password="short")
+    with session_scope(engine) as session:
+        assert accounts.check_password(session=session, email="ED@example.org", password=PASSWORD)
+        assert not accounts.check_password(session=session, email="ed@example.org", password="x")
+        assert not accounts.check_password(session=session, email="no@example.org", password="x")
+    engine.dispose()
