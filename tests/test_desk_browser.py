@@ -178,7 +178,7 @@ def test_editor_shapes_tests_approves_and_watches_an_edition(
     titles = [page.locator(f'#items > li[data-url="{u}"] .title').inner_text() for u in english]
 
     # The Russian subject and the note, from the Russian view.
-    _submit(page, ".switch >> text=Русский")
+    _submit(page, ".switch >> text=Russian")
     assert page.url.endswith("lang=ru&view=desktop")
     page.fill("#subject_ru", RU_SUBJECT)
     page.fill("#note", NOTE)

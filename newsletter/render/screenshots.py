@@ -8,7 +8,7 @@ run; the layout around them is the real one."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Route
+    from playwright.sync_api import Browser, Page, Route
 
 # Name → viewport width in CSS pixels (a desktop webmail reading pane, a common phone) and
 # the colour scheme the page is asked for (mail apps in dark mode apply the dark palette).
@@ -107,4 +107,28 @@ def take_screenshots(pages: Sequence[tuple[str, Path]]) -> list[Path]:
                 page.screenshot(path=str(path), full_page=True)
                 page.close()
                 written.append(path)
+    return written
+
+
+def take_page_screenshots(
+    shots: Sequence[tuple[str, Path]],
+    *,
+    width: int = 1366,
+    before: Callable[[Page], None] | None = None,
+) -> list[Path]:
+    """Whole-page pictures of live pages (the editors' desk as `newsletter serve` shows it) at
+    `width`, in one browser context, after `before(page)` (signing in, say). Offline as the
+    edition's screenshots: only 127.0.0.1 is reached, other images are placeholders."""
+    written: list[Path] = []
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        context.route("**/*", offline)
+        page = context.new_page()
+        if before is not None:
+            before(page)
+        for url, path in shots:
+            page.goto(url, wait_until="load")
+            page.screenshot(path=str(path), full_page=True)
+            written.append(path)
+        context.close()
     return written

@@ -27,7 +27,7 @@ from newsletter.render.shape import reader_edition
 from newsletter.store.db import session_scope
 from newsletter.store.models import Article, EditionStatus, Editor, ItemKind
 from newsletter.store.queries import get_edition
-from newsletter.web.context import LANG_LABELS, Web
+from newsletter.web.context import Web
 from newsletter.web.desk.chart import delivery_chart
 from newsletter.web.desk.guard import Desk, signed_in
 from newsletter.web.desk.measure import PHONE_HEIGHT, PHONE_WIDTH
@@ -36,6 +36,7 @@ from newsletter.web.security import BadForm, Fields, field, read_form
 GMAIL_CLIPS = 102 * 1024  # about where Gmail cuts a message's HTML
 VIEWS = {"desktop": 640, "phone": PHONE_WIDTH}  # preview frame widths in CSS pixels
 MAX_EMAIL = 320
+LANG_NAMES = {"en": "English", "ru": "Russian"}  # the desk speaks English to its editors
 CALENDAR_BACK = 14  # days before today; older editions are listed below them
 MAX_URL = 2048
 
@@ -253,7 +254,7 @@ def _act(desk: Desk, day: date, who: str, fields: Fields) -> str:
                 transport=transport,
             )
         return " ".join(
-            f"{LANG_LABELS[c.lang]} copy to {c.address}: "
+            f"{LANG_NAMES[c.lang]} copy to {c.address}: "
             f"{'accepted' if c.accepted else 'refused'}, the mail server answered “{c.reply}”."
             for c in copies
         )
@@ -333,7 +334,7 @@ def _edition_context(desk: Desk, day: date, lang: str, view: str) -> dict[str, A
         "sent": status in (EditionStatus.SENDING, EditionStatus.SENT),
         "require_approval": settings.edition.require_approval,
         "lang": lang,
-        "langs": list(LANG_LABELS.items()),
+        "langs": list(LANG_NAMES.items()),
         "view": view,
         "frame_width": VIEWS[view],
         "frame_src": f"{desk.root}/edition/{day.isoformat()}/email?lang={lang}",
