@@ -20,7 +20,8 @@ from starlette.applications import Starlette
 
 from newsletter.config import EditionSettings, Settings, SmtpSettings
 from newsletter.content import ArticleRecord, IngestBatch
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.deliver import SmtpTransport
+from newsletter.deliver.sink import SavingSmtpServer, free_port
 from newsletter.desk import accounts, actions
 from newsletter.desk.choices import article_sentences
 from newsletter.edition import build, ingest, load_content
@@ -357,3 +358,32 @@ def test_editor_accounts(sqlite_url: str, tmp_path: Path) -> None:
         assert not accounts.check_password(session=session, email="ed@example.org", password="x")
         assert not accounts.check_password(session=session, email="no@example.org", password="x")
     engine.dispose()
+
+
+def test_a_refused_test_copy_is_shown_and_logged(desk: DeskSite) -> None:
+    desk.sign_in()
+    bad = desk.act(EDITION, action="test", to="not an address", test_lang="en")
+    assert "is not an email address" in bad.text
+    answer = desk.act(EDITION, action="test", to="Desk@Example.org", test_lang="ru")
+    assert "Russian copy to Desk@example.org: accepted, the mail server answered “250" in (
+        answer.text.replace("&#34;", '"')
+    )
+    with session_scope(desk.engine) as session:
+        (logged,) = session.scalars(select(EditorAction)).all()
+        assert (logged.editor, logged.action) == (EDITOR, "test send")
+        assert logged.after is not None and logged.after.startswith(
+            "ru copy to Desk@example.org: 250"
+        )
+    # A relay that is not there: the answer says so and the log records it.
+    with SmtpTransport(SmtpSettings(host="127.0.0.1", port=free_port())) as transport:
+        (copy,) = actions.send_test_copies(
+            engine=desk.engine,
+            settings=desk.settings,
+            day=DAY,
+            to="desk@example.org",
+            langs=("en",),
+            editor=EDITOR,
+            transport=transport,
+        )
+    assert not copy.accepted and "127.0.0.1" in copy.reply
+    assert desk.actions() == ["test send", "test send"]

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.deliver import SmtpTransport
-from newsletter.deliver.transport import ConnectionLost, RecipientRefused
 from newsletter.desk import audit
 from newsletter.desk.choices import edition_choice, item_override
-from newsletter.edition import build, content_of, require_edition
-from newsletter.errors import EditionStateError, NewsletterError
-from newsletter.messages import LANGUAGES, Messages
+from newsletter.edition import build, require_edition
+from newsletter.errors import DeliveryError, EditionStateError, NewsletterError
+from newsletter.messages import LANGUAGES
+from newsletter.sending import send_test
 from newsletter.store.db import session_scope
 from newsletter.store.models import (
     Edition,
@@ -221,29 +221,26 @@ def send_test_copies(
     editor: str,
     transport: SmtpTransport,
 ) -> list[TestCopy]:
-    """The edition as it stands, one copy per language in `langs`, to any address. Recorded in
-    the audit log only: no delivery, no subscriber."""
+    """The edition as it stands, one copy per language in `langs`, to any address, made by
+    `newsletter.sending.send_test` (links that say they belong to a test copy). Recorded in the
+    audit log only: no delivery, no subscriber. A refusal is an answer to show, not an error."""
     try:
         address = normalize_address(to)
     except InvalidAddress as exc:
         raise DeskError(f"{to!r} is not an email address: {exc.reason}") from None
-    with session_scope(engine) as session:
-        content = content_of(require_edition(session=session, day=day), settings)
-    messages = Messages(content, settings)
-    unsubscribe = f"{settings.require_base_url()}/unsubscribe/test"
     copies = []
     for lang in langs:
-        envelope = messages.envelope(
-            variant=messages.variant(lang=lang),
-            to_address=address,
-            to_name=None,
-            unsubscribe=unsubscribe,
-            message_id=messages.new_message_id(),
-        )
         try:
-            transport.deliver(envelope)
+            send_test(
+                engine=engine,
+                settings=settings,
+                day=day,
+                to=address,
+                lang=lang,
+                transport=transport,
+            )
             copies.append(TestCopy(lang, address, True, transport.last_reply))
-        except (RecipientRefused, ConnectionLost) as exc:
+        except DeliveryError as exc:
             copies.append(TestCopy(lang, address, False, str(exc)))
     with session_scope(engine) as session:
         for copy in copies:

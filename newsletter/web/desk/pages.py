@@ -254,8 +254,10 @@ def _act(desk: Desk, day: date, who: str, fields: Fields) -> str:
                 transport=transport,
             )
         return " ".join(
-            f"{LANG_NAMES[c.lang]} copy to {c.address}: "
-            f"{'accepted' if c.accepted else 'refused'}, the mail server answered “{c.reply}”."
+            f"{LANG_NAMES[c.lang]} copy to {c.address}: accepted, the mail server answered "
+            f"“{c.reply}”."
+            if c.accepted
+            else f"{LANG_NAMES[c.lang]} copy to {c.address}: not sent: {c.reply}."
             for c in copies
         )
     raise BadForm("Unknown action.")
