@@ -241,6 +241,8 @@ def test_rebuild_after_new_articles_keeps_editors_changes(
     body = _body(engine, TANK)
     two = tuple(article_sentences(body, "en")[3:5])
     assert two and set(two) != set(tank.summary)
+    with pytest.raises(actions.DeskError, match="not the article's own"):
+        actions.change_item(**change, url=TANK, action="sentences", sentences=("Made up.",))  # type: ignore[arg-type]
     actions.change_item(**change, url=TANK, action="sentences", sentences=two)  # type: ignore[arg-type]
     actions.change_edition(**change, subjects={"ru": "Главное за день"}, note="Hello & <b>")  # type: ignore[arg-type]
 

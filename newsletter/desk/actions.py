@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from newsletter.config import Settings
 from newsletter.deliver import SmtpTransport
 from newsletter.desk import audit
-from newsletter.desk.choices import edition_choice, item_override
+from newsletter.desk.choices import chosen_blurb, edition_choice, item_override
 from newsletter.edition import build, require_edition
 from newsletter.errors import DeliveryError, EditionStateError, NewsletterError
 from newsletter.messages import LANGUAGES
 from newsletter.sending import send_test
 from newsletter.store.db import session_scope
 from newsletter.store.models import (
+    Article,
     Edition,
     EditionChoice,
     EditionStatus,
@@ -92,9 +93,12 @@ def change_item(
             override.move += to - place
         else:
             assert item is not None
+            own = _own_sentences(session, item.article_id, sentences)
+            if sentences and not own:
+                raise DeskError("the chosen sentences are not the article's own")
             before = " ".join(item.summary)
-            override.sentences = list(sentences) or None
-            after = " ".join(sentences) if sentences else "(the summarizer's choice)"
+            override.sentences = list(own) or None
+            after = " ".join(own) if own else "(the summarizer's choice)"
         audit.record(
             session=session,
             editor=editor,
@@ -105,6 +109,15 @@ def change_item(
             after=after,
         )
     build(engine=engine, settings=settings, day=day)
+
+
+def _own_sentences(
+    session: Session, article_id: int | None, chosen: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The chosen sentences that are the article's own, in its order: a blurb stays extractive
+    whatever a form sends."""
+    article = session.get(Article, article_id) if article_id is not None else None
+    return chosen_blurb(article.body, article.lang, chosen) if article and chosen else ()
 
 
 def _next_pin(session: Session, day: date) -> int:

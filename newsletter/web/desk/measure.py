@@ -1,7 +1,8 @@
 """How tall an edition is on a phone, measured by the same headless Chromium that draws the
-previews (`newsletter.render.screenshots`). One browser lives in one thread for the life of the
-server (Playwright's sync objects belong to the thread that made them), so a measurement after
-the first costs a page load, not a browser start. Without Chromium there is no figure."""
+previews (`newsletter.render.screenshots`). One browser serves the measurements from one thread
+(Playwright's sync objects belong to the thread that made them), so a measurement costs a page
+load, not a browser start; after IDLE_SECONDS without one it closes, and the next starts it
+again. Without Chromium there is no figure."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from newsletter.render.screenshots import chromium, offline
 
@@ -17,7 +19,9 @@ log = logging.getLogger(__name__)
 
 PHONE_WIDTH = 375
 PHONE_HEIGHT = 812  # one screen of a common phone, in CSS pixels
-_TIMEOUT = 20.0
+IDLE_SECONDS = 300.0
+_TIMEOUT = 30.0
+_CACHED = 256
 
 
 class HeightMeter:
@@ -26,23 +30,28 @@ class HeightMeter:
         self._cache: dict[str, int | None] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._unavailable = False
 
     def height(self, html: str) -> int | None:
         """The page's height in CSS pixels at PHONE_WIDTH, None when it cannot be measured."""
         key = hashlib.sha256(html.encode()).hexdigest()
+        done: Future[int | None] = Future()
         with self._lock:
+            if self._unavailable:
+                return None
             if key in self._cache:
                 return self._cache[key]
+            self._jobs.put((html, done))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, daemon=True, name="heights")
                 self._thread.start()
-        done: Future[int | None] = Future()
-        self._jobs.put((html, done))
         try:
             measured = done.result(timeout=_TIMEOUT)
-        except TimeoutError:
+        except FutureTimeout:
             return None
         with self._lock:
+            if len(self._cache) >= _CACHED:
+                self._cache.clear()
             self._cache[key] = measured
         return measured
 
@@ -50,13 +59,19 @@ class HeightMeter:
         try:
             with chromium() as browser:
                 while True:
-                    html, done = self._jobs.get()
+                    try:
+                        html, done = self._jobs.get(timeout=IDLE_SECONDS)
+                    except queue.Empty:
+                        with self._lock:
+                            if self._jobs.empty():
+                                self._thread = None
+                                return  # closes the browser
+                        continue
                     page = browser.new_page(viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT})
                     try:
                         page.route("**/*", offline)
                         page.set_content(html, wait_until="load")
-                        height = page.evaluate("document.documentElement.scrollHeight")
-                        done.set_result(int(height))
+                        done.set_result(int(page.evaluate("document.documentElement.scrollHeight")))
                     except Exception as exc:  # a page that fails to load has no height
                         log.warning("measuring an edition failed: %s", exc)
                         done.set_result(None)
@@ -64,6 +79,8 @@ class HeightMeter:
                         page.close()
         except Exception as exc:  # no Chromium, no Playwright, a browser that will not start
             log.warning("edition heights are not measured: %s", exc)
-            while True:
-                _, done = self._jobs.get()
-                done.set_result(None)
+            with self._lock:
+                self._unavailable = True
+                self._thread = None
+            while not self._jobs.empty():
+                self._jobs.get_nowait()[1].set_result(None)

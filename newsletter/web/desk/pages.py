@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -283,11 +284,13 @@ def _edition_context(desk: Desk, day: date, lang: str, view: str) -> dict[str, A
         items = [i for i in edition.items if i.kind is ItemKind.ARTICLE]
         bodies = {
             a.url: a.body
-            for a in session.query(Article).filter(Article.url.in_([i.url for i in items]))
+            for a in session.scalars(select(Article).where(Article.url.in_([i.url for i in items])))
         }
         excluded_titles = {
             a.url: a.title
-            for a in session.query(Article).filter(Article.url.in_(stored.ranking.excluded))
+            for a in session.scalars(
+                select(Article).where(Article.url.in_(stored.ranking.excluded))
+            )
         }
         history = audit.history(session=session, day=day)
         status = edition.status
@@ -341,7 +344,7 @@ def _edition_context(desk: Desk, day: date, lang: str, view: str) -> dict[str, A
         "frame_width": VIEWS[view],
         "frame_src": f"{desk.root}/edition/{day.isoformat()}/email?lang={lang}",
         "subject": rendered[lang].subject,
-        "subjects": {code: content_subject(content.subjects, code) for code in LANGUAGES},
+        "subjects": {code: dict(content.subjects).get(code, "") for code in LANGUAGES},
         "built_subjects": {code: rendered[code].subject for code in LANGUAGES},
         "note": content.note or "",
         "text": text,
@@ -357,10 +360,6 @@ def _edition_context(desk: Desk, day: date, lang: str, view: str) -> dict[str, A
         "history": log,
         "top_stories": settings.edition.top_stories,
     }
-
-
-def content_subject(subjects: tuple[tuple[str, str], ...], lang: str) -> str:
-    return dict(subjects).get(lang, "")
 
 
 def _preview_unsubscribe(desk: Desk) -> str:
