@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from newsletter.cli.common import parse_day, state
-from newsletter.desk import actions, audit, overview
-from newsletter.store.db import session_scope
 
 app = typer.Typer(
     help="List, approve and withdraw editions; their audit log.", no_args_is_help=True
@@ -34,6 +32,8 @@ def list_(
 ) -> None:
     """The days from --days ago to two days ahead, then the ten editions before them, with
     state and delivery counts."""
+    from newsletter.desk import overview  # the commands import the library when they run
+
     s = state(ctx)
     engine, today = s.engine(), datetime.now(s.settings.timezone).date()
     first = today - timedelta(days=days)
@@ -53,6 +53,8 @@ def list_(
 def approve(ctx: typer.Context, day: DayArgument, by: ByOption = None) -> None:
     """Approve a draft: with edition.require_approval, `run` sends only approved editions, and
     an approved edition is not rebuilt."""
+    from newsletter.desk import actions
+
     s = state(ctx)
     when = parse_day(day, s.settings)
     actions.approve(engine=s.engine(), day=when, editor=_who(by))
@@ -62,6 +64,8 @@ def approve(ctx: typer.Context, day: DayArgument, by: ByOption = None) -> None:
 @app.command()
 def withdraw(ctx: typer.Context, day: DayArgument, by: ByOption = None) -> None:
     """Withdraw an approval while nothing of the edition is sent: it is a draft again."""
+    from newsletter.desk import actions
+
     s = state(ctx)
     when = parse_day(day, s.settings)
     actions.withdraw(engine=s.engine(), day=when, editor=_who(by))
@@ -71,6 +75,9 @@ def withdraw(ctx: typer.Context, day: DayArgument, by: ByOption = None) -> None:
 @app.command()
 def history(ctx: typer.Context, day: DayArgument) -> None:
     """Every editor action on the edition: when, who, what, before and after."""
+    from newsletter.desk import audit
+    from newsletter.store.db import session_scope
+
     s = state(ctx)
     when = parse_day(day, s.settings)
     with session_scope(s.engine()) as session:
