@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from alembic import command
+from sqlalchemy import Engine, select, text
 from starlette.applications import Starlette
 
 from newsletter.config import EditionSettings, Settings, SmtpSettings
@@ -27,7 +28,7 @@ from newsletter.desk.choices import article_sentences
 from newsletter.edition import build, ingest, load_content
 from newsletter.errors import EditionStateError
 from newsletter.store.db import make_engine, session_scope
-from newsletter.store.migrate import upgrade
+from newsletter.store.migrate import _config, upgrade
 from newsletter.store.models import Article, EditorAction, ItemOverride
 from newsletter.store.queries import get_edition, store_batch
 from newsletter.web import create_app
@@ -389,3 +390,27 @@ def test_a_refused_test_copy_is_shown_and_logged(desk: DeskSite) -> None:
         )
     assert not copy.accepted and "127.0.0.1" in copy.reply
     assert desk.actions() == ["test send", "test send"]
+
+
+def test_downgrading_the_desk_keeps_editions_items(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    settings = Settings(
+        database_url=sqlite_url,
+        from_address="VPK News <digest@vpk-news.example>",
+        base_url="https://news.example.org",
+        secret_key=secrets.token_hex(32),
+    )
+    sample_day(engine, settings)
+    with engine.connect() as connection:
+        items = connection.execute(text("SELECT count(*) FROM edition_items")).scalar()
+    assert items
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM edition_items")).scalar() == items
+        columns = connection.execute(text("SELECT * FROM editions")).keys()
+        assert "note" not in columns and "subjects" not in columns
+    engine.dispose()

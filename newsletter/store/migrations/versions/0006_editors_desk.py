@@ -18,9 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("editions") as batch:
-        batch.add_column(sa.Column("subjects", sa.JSON(), server_default="{}", nullable=False))
-        batch.add_column(sa.Column("note", sa.Text(), nullable=True))
+    op.add_column("editions", sa.Column("subjects", sa.JSON(), server_default="{}", nullable=False))
+    op.add_column("editions", sa.Column("note", sa.Text(), nullable=True))
     op.create_table(
         "editors",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -78,6 +77,7 @@ def downgrade() -> None:
     op.drop_table("item_overrides")
     op.drop_index("uq_editors_email_lower", table_name="editors")
     op.drop_table("editors")
-    with op.batch_alter_table("editions") as batch:
-        batch.drop_column("note")
-        batch.drop_column("subjects")
+    # ALTER TABLE ... DROP COLUMN, also on SQLite (3.35+): a batch rebuild would drop the old
+    # table, and with foreign keys on that deletes every edition's items and deliveries.
+    op.execute("ALTER TABLE editions DROP COLUMN note")
+    op.execute("ALTER TABLE editions DROP COLUMN subjects")
