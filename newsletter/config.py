@@ -68,6 +68,8 @@ _ENV_NAMES = {
     "edition.top_stories": "NEWSLETTER_EDITION_TOP_STORIES",
     "edition.subject": "NEWSLETTER_EDITION_SUBJECT",
     "edition.section_weights": "NEWSLETTER_EDITION_SECTION_WEIGHTS",
+    "web.confirm_attempts": "NEWSLETTER_WEB_CONFIRM_ATTEMPTS",
+    "web.confirm_backoff_seconds": "NEWSLETTER_WEB_CONFIRM_BACKOFF_SECONDS",
     "edition.require_approval": "NEWSLETTER_EDITION_REQUIRE_APPROVAL",
 }
 _SECRET_ENV = {"secret_key": "NEWSLETTER_SECRET_KEY", "smtp.password": "NEWSLETTER_SMTP_PASSWORD"}

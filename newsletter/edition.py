@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings, SummarySettings
-from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem
+from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem, showable
 from newsletter.desk.choices import chosen_blurb, stored_choice
-from newsletter.errors import EditionStateError, NothingToSend
+from newsletter.errors import BuildRace, EditionStateError, NewsletterError, NothingToSend
 from newsletter.ingest import read_file
 from newsletter.messages import LANGUAGES, Messages
 from newsletter.render import personalize, render_edition
@@ -141,6 +141,12 @@ def build(
                     f"the edition of {day.isoformat()} was built by another process meanwhile: "
                     "this one stored nothing (`newsletter build` again rebuilds it)"
                 ) from exc
+        elif edition.status is EditionStatus.APPROVED:
+            # An editor signed off on exactly this edition: a rebuild must not change it.
+            raise EditionStateError(
+                f"the edition of {day.isoformat()} is approved: it is not rebuilt "
+                f"(`newsletter editions withdraw {day.isoformat()}` first)"
+            )
         elif edition.status is not EditionStatus.DRAFT:
             _unsend(session, edition)
         edition.items.clear()
@@ -224,6 +230,25 @@ def _activity(thread: Thread, growth: int | None, start: datetime, end: datetime
         posts_today=posts,
         growth=growth,
     )
+
+
+def _unsend(session: Session, edition: Edition) -> None:
+    """Make an edition nobody has received a draft again, so that it can be built anew (a
+    failed send must not freeze what an edition says); once one reader has it, it stays."""
+    day = edition.edition_date.isoformat()
+    counts = queries.delivery_counts(session=session, edition_id=edition.id)
+    if counts[DeliveryStatus.SENT]:
+        raise EditionStateError(
+            f"the edition of {day} has been sent to {counts[DeliveryStatus.SENT]} reader(s): "
+            "it is not rebuilt"
+        )
+    if counts[DeliveryStatus.SENDING]:
+        raise EditionStateError(
+            f"the edition of {day} is being sent right now: it is not rebuilt "
+            f"(`newsletter status --date {day}` shows by whom)"
+        )
+    queries.drop_deliveries(session=session, edition_id=edition.id)
+    edition.status = EditionStatus.DRAFT
 
 
 def _article_item(
@@ -339,40 +364,16 @@ def content_of(edition: Edition, settings: Settings) -> EditionContent:
     articles: list[ArticleItem] = []
     threads: list[ThreadItem] = []
     for item in edition.items:
-        d: dict[str, Any] = item.details
-        if item.kind is ItemKind.ARTICLE:
-            articles.append(
-                ArticleItem(
-                    title=item.title,
-                    url=item.url,
-                    summary=tuple(item.summary),
-                    lang=d["lang"],
-                    published_at=datetime.fromisoformat(d["published_at"]),
-                    author=d.get("author"),
-                    image_url=d.get("image_url"),
-                    tags=tuple(d.get("tags", ())),
-                    story=d.get("story"),
-                )
-            )
-        else:
-            threads.append(
-                ThreadItem(
-                    title=item.title,
-                    url=item.url,
-                    comments=int(d["comments"]),
-                    last_activity_at=datetime.fromisoformat(d["last_activity_at"]).astimezone(
-                        settings.timezone
-                    ),
-                    reply_to=d.get("reply_to"),
-                    # Editions built before extracts were made per language have one for all.
-                    extract=_excerpts(d.get("extract", ())),
-                    activity=d.get("activity"),
-                    reply_to_url=d.get("reply_to_url"),
-                    extracts=tuple(
-                        (lang, _excerpts(quoted)) for lang, quoted in d.get("extracts", {}).items()
-                    ),
-                )
-            )
+        try:
+            if item.kind is ItemKind.ARTICLE:
+                articles.append(_article_of(item))
+            else:
+                threads.append(_thread_of(item, settings))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise EditionStateError(
+                f"the edition of {edition.edition_date.isoformat()} is damaged (item "
+                f"{item.position}, {item.title!r}: {type(exc).__name__} {exc}): build it again"
+            ) from exc
     return EditionContent(
         edition.edition_date,
         tuple(articles),

@@ -26,9 +26,16 @@ from newsletter.config import Settings
 from newsletter.deliver import SmtpTransport
 from newsletter.deliver.mime import Envelope
 from newsletter.deliver.pool import Connection, RateLimit, SenderPool
-from newsletter.deliver.transport import ConnectionLost, RecipientRefused
-from newsletter.edition import build, content_of, require_edition
-from newsletter.errors import AwaitingApproval, DeliveryError, SenderConflict
+from newsletter.deliver.transport import ConnectionLost, RecipientRefused, RelayUnreachable
+from newsletter.edition import build, content_of, missing_edition, require_edition
+from newsletter.errors import (
+    AwaitingApproval,
+    BuildRace,
+    DeliveryError,
+    NewsletterError,
+    RelayDown,
+    SenderConflict,
+)
 from newsletter.ledger import (
     EMPTY_EDITION,
     Job,
@@ -80,9 +87,10 @@ def send(
     Without `worker`, the edition has one sender: a second one is refused while the first
     holds claims. With `worker` (PostgreSQL), any number share it. `transport` sends through
     that one open connection instead of `settings.delivery.connections` new ones. Without
-    `enqueue`, only deliveries already in the ledger are sent: nobody new is added. With
-    `edition.require_approval`, a draft is not sent (AwaitingApproval)."""
-    settings.require_secret_key()
+    `enqueue`, only deliveries already in the ledger are sent: nobody new is added. `notice`
+    hears of retries to reach the relay. With `edition.require_approval`, a draft is not sent
+    (AwaitingApproval)."""
+    require_send_settings(settings)
     if worker and engine.dialect.name != "postgresql":
         raise SenderConflict(
             "--worker needs PostgreSQL: on SQLite one `newsletter send` sends an edition"

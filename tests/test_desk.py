@@ -34,7 +34,7 @@ from newsletter.store.queries import get_edition, store_batch
 from newsletter.web import create_app
 from newsletter.web.desk.session import FAILURES_PER_ACCOUNT, SESSION_HOURS
 from tests.conftest import serving
-from tests.test_web import Clock
+from tests.web_site import Clock
 
 DAY = date(2024, 12, 23)
 SAMPLE_FILES = ("articles.jsonl", "threads.jsonl", "feed-rss.xml", "feed-atom.xml")
@@ -408,7 +408,7 @@ def test_downgrading_the_desk_keeps_editions_items(sqlite_url: str) -> None:
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0005")
+        command.downgrade(config, "0006")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM edition_items")).scalar() == items
         columns = connection.execute(text("SELECT * FROM editions")).keys()

@@ -21,7 +21,7 @@ from newsletter.cli import (
     subscribers,
     summarize,
 )
-from newsletter.cli.common import State
+from newsletter.cli.common import State, show_error
 from newsletter.errors import NewsletterError
 
 app = typer.Typer(
