@@ -396,8 +396,8 @@ def test_the_other_languages_headlines_are_off_until_ticked(site: Site) -> None:
     assert re.search(r'name="other_languages" value="yes" checked', saved.text)
     stored = site.subscriber("ann@example.org")
     assert stored is not None and stored.other_languages is True
-    # Unticked, the browser sends nothing for it: that is "no".
-    site.http.post(path, data={"lang": "en", "csrf": token})
+    # Unticked, the browser sends nothing for it: that is "no". A form token works once.
+    site.http.post(path, data={"lang": "en", "csrf": site.csrf(path)})
     stored = site.subscriber("ann@example.org")
     assert stored is not None and stored.other_languages is False
 
