@@ -39,16 +39,17 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+import newsletter
 from newsletter import edition
 from newsletter.config import Settings
-from newsletter.deliver.sink import free_port
-from newsletter.messages import Messages
+from newsletter.delivery.compose import Messages
+from newsletter.delivery.smtp.sink import free_port
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
 from newsletter.store.models import Delivery, Subscriber, SubscriberStatus, new_link_key
 
 DAY = date(2024, 12, 23)
-SAMPLES = Path(edition.__file__).parent / "sample_content"
+SAMPLES = Path(newsletter.__file__).parent / "sample_content"
 SINK, SOURCE = Path("/usr/sbin/smtp-sink"), Path("/usr/sbin/smtp-source")
 TARGET_HTML = 60_000
 FROM = "VPK News <digest@vpk-news.example>"
@@ -137,7 +138,7 @@ def _run(args: argparse.Namespace, work: Path) -> None:
     _stock(big, work, args.dry_run_subscribers)
     enqueue = _child_code(
         "from newsletter.store.db import make_engine, session_scope\n"
-        "from newsletter.store import queries\n"
+        "from newsletter.delivery.ledger import queries\n"
         f"engine = make_engine({big_url!r})\n"
         "with session_scope(engine) as session:\n"
         "    print(queries.enqueue_deliveries(session=session, edition_id=1))\n"

@@ -9,10 +9,11 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from newsletter import edition, sending
+from newsletter import edition, pipeline
 from newsletter.config import Settings, SmtpSettings
-from newsletter.deliver import SmtpTransport
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery import SendReport
+from newsletter.delivery.smtp import SmtpTransport
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
 from subscribers import add_subscriber
@@ -29,7 +30,7 @@ DEMO_SUBSCRIBERS = (
 @dataclass(frozen=True)
 class DemoResult:
     database: Path
-    report: sending.SendReport
+    report: SendReport
     messages: list[Path]
 
 
@@ -61,7 +62,7 @@ def run_demo(out_dir: Path, day: date = DEMO_DAY) -> DemoResult:
             for email, name, lang in DEMO_SUBSCRIBERS:
                 add_subscriber(session=session, email=email, name=name, lang=lang)
         with SmtpTransport(settings.smtp) as transport:
-            report = sending.run(engine=engine, settings=settings, day=day, transport=transport)
+            report = pipeline.run(engine=engine, settings=settings, day=day, transport=transport)
         messages = server.saved
     engine.dispose()
     return DemoResult(database, report, messages)

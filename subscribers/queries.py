@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from newsletter.store.models import Article, Subscriber, SubscriberEvent, Suppression
+from newsletter.store.models import Subscriber, SubscriberEvent, Suppression
 from subscribers.tokens import Link
 
 _IN_CHUNK = 500  # stays under SQLite's bound-parameter limit
@@ -50,17 +49,6 @@ def suppressed_among(*, session: Session, hashes: Sequence[str]) -> set[str]:
     return found
 
 
-def tags_published_since(*, session: Session, since: datetime) -> list[str]:
-    """The distinct tags of articles published since `since`, sorted: the sections on offer.
-
-    Tags sit in a JSON list per article, which SQLite and PostgreSQL unnest differently, so the
-    lists are read and merged here; a few months of articles are a few thousand short lists."""
-    tags: set[str] = set()
-    for article_tags in session.scalars(select(Article.tags).where(Article.published_at >= since)):
-        tags.update(tag.strip().lower() for tag in article_tags if tag.strip())
-    return sorted(tags)
-
-
 # The addresses go in as one array parameter, unnested by the database: an IN list of 100 000
 # `lower(?)` terms would cost more to compile than the import costs to store.
 _STORED_AMONG = {
@@ -81,4 +69,12 @@ def stored_addresses(*, session: Session, emails: Sequence[str]) -> set[str]:
         chunk = list(emails[start : start + _LIST_CHUNK])
         keys: object = chunk if dialect == "postgresql" else json.dumps(chunk)
         found.update(stored.lower() for stored in session.scalars(statement, {"keys": keys}))
+    return found
+
+
+def subscribers_by_ids(*, session: Session, ids: Sequence[int]) -> list[Subscriber]:
+    found: list[Subscriber] = []
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        found.extend(session.scalars(select(Subscriber).where(Subscriber.id.in_(chunk))))
     return found

@@ -24,6 +24,7 @@ from itsdangerous import (
     URLSafeTimedSerializer,
 )
 
+from newsletter.links import CONFIRM_PAGE, PREFERENCES_PAGE, UNSUBSCRIBE_PAGE, page_url
 from newsletter.store.models import LINK_KEY_LENGTH
 from subscribers.errors import ExpiredToken, InvalidToken
 
@@ -120,13 +121,13 @@ def _link(payload: object, purpose: str) -> Link:
 def unsubscribe_url(*, base_url: str, secret: str, key: str | None) -> str:
     """The one-click unsubscribe link of the subscriber with this link key (RFC 8058: also the
     POST target); `key=None` makes a test copy's."""
-    return f"{base_url.rstrip('/')}/unsubscribe/{_token(secret, UNSUBSCRIBE, key)}"
+    return page_url(base_url, UNSUBSCRIBE_PAGE, _token(secret, UNSUBSCRIBE, key))
 
 
 def preferences_url(*, base_url: str, secret: str, key: str | None) -> str:
     """The link to one subscriber's preferences page; never expires, like the unsubscribe link.
     `key=None` makes a test copy's."""
-    return f"{base_url.rstrip('/')}/preferences/{_token(secret, PREFERENCES, key)}"
+    return page_url(base_url, PREFERENCES_PAGE, _token(secret, PREFERENCES, key))
 
 
 def _token(secret: str, purpose: str, key: str | None) -> str:
@@ -138,4 +139,4 @@ def _token(secret: str, purpose: str, key: str | None) -> str:
 def confirm_url(*, base_url: str, secret: str, key: str, clock: Clock = time.time) -> str:
     """The double opt-in link of a confirmation email; expires after the configured days."""
     token = make_timed_token(secret=secret, purpose=CONFIRM, key=key, clock=clock)
-    return f"{base_url.rstrip('/')}/confirm/{token}"
+    return page_url(base_url, CONFIRM_PAGE, token)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
 
 from newsletter.config import Settings, SmtpSettings
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import NewsletterError
 from newsletter.render.screenshots import chromium
 from newsletter.store.db import make_engine

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, insert
 
 from newsletter import edition
 from newsletter.config import Settings
-from newsletter.deliver.sink import free_port
+from newsletter.delivery.smtp.sink import free_port
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
 from newsletter.store.models import Subscriber, SubscriberStatus

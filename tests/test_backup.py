@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import Engine, select
 from starlette.applications import Starlette
 
-from newsletter.bounces import import_bounces
 from newsletter.config import Settings
+from newsletter.delivery.bounces.mailbox import import_bounces
+from newsletter.delivery.compose import delivery_message_id
 from newsletter.errors import InputError, NewsletterError
-from newsletter.messages import delivery_message_id
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
 from newsletter.store.models import Subscriber, SubscriberEvent, SubscriberStatus, Suppression

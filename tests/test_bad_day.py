@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from newsletter.deliver.sink import SavingSmtpServer, free_port
+from newsletter.delivery.smtp.sink import SavingSmtpServer, free_port
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.models import (
     Article,

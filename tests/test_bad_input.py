@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from newsletter import sending
+from newsletter import pipeline
 from newsletter.config import DeliverySettings, SmtpSettings
 from newsletter.content import MAX_BODY_CHARS, MAX_TITLE
-from newsletter.deliver.sink import free_port
+from newsletter.delivery.smtp.sink import free_port
 from newsletter.errors import NewsletterError
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.models import Article, Edition, EditionItem, Thread
@@ -328,7 +328,7 @@ def test_two_runs_racing_to_build_an_edition_the_loser_waits_and_sends_the_winne
         )
         outcome: list[object] = []
         racer = threading.Thread(
-            target=lambda: outcome.append(sending.run(engine=engine, settings=settings, day=DAY))
+            target=lambda: outcome.append(pipeline.run(engine=engine, settings=settings, day=DAY))
         )
         racer.start()
         _wait_for_a_lock(engine)
@@ -401,10 +401,10 @@ def test_a_postgresql_connection_killed_mid_send_is_one_error_and_loses_nobody(
 
         killed: list[int] = []
         with pytest.raises(NewsletterError) as raised:
-            sending.send(engine=engine, settings=settings, day=DAY, progress=kill_backends)
+            pipeline.send(engine=engine, settings=settings, day=DAY, progress=kill_backends)
         assert killed
         assert "\n" not in str(raised.value) and "NEWSLETTER_DATABASE_URL" in str(raised.value)
-        report = sending.send(engine=engine, settings=settings, day=DAY)
+        report = pipeline.send(engine=engine, settings=settings, day=DAY)
         admin.dispose()
     assert report.left == 0
     assert set(server.received) == set(emails)

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from newsletter.bounces import import_bounces
 from newsletter.cli import app
 from newsletter.config import Settings, SmtpSettings
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.bounces.mailbox import import_bounces
+from newsletter.delivery.compose import delivery_message_id
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import InputError
-from newsletter.messages import delivery_message_id
-from newsletter.sending import send
+from newsletter.pipeline import send
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
 from newsletter.store.models import Subscriber, SubscriberEvent, SubscriberStatus

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from newsletter import edition
+from newsletter import edition, pipeline
 from newsletter.config import Settings
 from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem
 from newsletter.demo import DEMO_DAY, SAMPLE_FILES
@@ -444,7 +444,7 @@ def test_preview_with_screenshots_writes_desktop_and_mobile_pictures(
     # serves this module's `browser`; an editor's process has only the preview's.
     with ThreadPoolExecutor(1) as pool:
         result = pool.submit(
-            edition.preview,
+            pipeline.preview,
             engine=engine,
             settings=settings,
             day=DEMO_DAY,

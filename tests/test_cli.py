@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from newsletter.cli import app
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.models import Article, EditionItem, ItemKind, Subscriber, Thread
 from newsletter.summarize import clean_text

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from newsletter import edition, sending
+from newsletter import edition, pipeline
 from newsletter.config import Settings
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import NothingToSend
 from newsletter.select import FIRST_DAY, LAST_DAY, day_bounds, last_complete_day, parse_day
 from newsletter.store.db import session_scope
@@ -134,7 +134,7 @@ def test_a_morning_run_sends_every_article_of_yesterday(
 ) -> None:
     monkeypatch.setenv("TZ", "UTC")  # the server's clock zone must not matter
     day = last_complete_day(now=datetime(2024, 12, 24, 3, 30, tzinfo=UTC), tz=settings.timezone)
-    report = sending.run(engine=evening_and_morning, settings=settings, day=day)
+    report = pipeline.run(engine=evening_and_morning, settings=settings, day=day)
     assert (report.edition_date, report.sent) == (date(2024, 12, 23), 1)
     (message,) = received(smtp_server)
     text = message.get_body(preferencelist=("plain",)).get_content()
@@ -147,7 +147,7 @@ def test_a_late_evening_run_sends_the_day_before_and_says_when_it_had_nothing(
 ) -> None:
     day = last_complete_day(now=datetime(2024, 12, 23, 18, 30, tzinfo=UTC), tz=settings.timezone)
     with pytest.raises(NothingToSend) as raised:
-        sending.run(engine=evening_and_morning, settings=settings, day=day)
+        pipeline.run(engine=evening_and_morning, settings=settings, day=day)
     assert str(raised.value) == (
         "nothing to send for 2024-12-22: no articles or discussions were published that day "
         "(00:00 to 24:00 Europe/Moscow); no edition built"

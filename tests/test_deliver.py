@@ -14,8 +14,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from newsletter.config import SmtpSettings
-from newsletter.deliver import RecipientRefused, SmtpTransport, compose
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp import RecipientRefused, SmtpTransport, compose
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import DeliveryError
 
 

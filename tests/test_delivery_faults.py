@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
-from newsletter import sending
+from newsletter import pipeline
 from newsletter.config import DeliverySettings, Settings, SmtpSettings
-from newsletter.deliver.pool import RateLimit
+from newsletter.delivery.smtp.pool import RateLimit
 from newsletter.errors import SenderConflict
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
@@ -90,7 +90,7 @@ def test_the_ledger_matches_what_the_relay_accepted(
     settings = _settings(engine, server)
     make_edition(engine, settings, tmp_path, EVERYONE)
 
-    report = sending.send(engine=engine, settings=settings, day=DAY)
+    report = pipeline.send(engine=engine, settings=settings, day=DAY)
 
     delivered = {*NORMAL, BUSY_ONCE, DROP_ONCE, SLOW}
     received = server.received
@@ -118,7 +118,7 @@ def test_the_ledger_matches_what_the_relay_accepted(
 
     # The relay accepts again: the next run sends exactly what was left.
     server.faults.rcpt.pop(BUSY_ALWAYS)
-    again = sending.send(engine=engine, settings=settings, day=DAY)
+    again = pipeline.send(engine=engine, settings=settings, day=DAY)
     assert (again.sent, again.failed, again.left, again.queued) == (1, 0, 0, 0)
     assert server.received[BUSY_ALWAYS] and len(server.received) == len(delivered) + 1
     assert all(len(ids) == 1 for ids in server.received.values())
@@ -135,7 +135,7 @@ def test_connections_are_reused_up_to_the_set_number_of_messages(
 ) -> None:
     settings = _settings(engine, server, connections=2, messages_per_connection=5)
     make_edition(engine, settings, tmp_path, NORMAL)
-    report = sending.send(engine=engine, settings=settings, day=DAY)
+    report = pipeline.send(engine=engine, settings=settings, day=DAY)
     assert report.sent == 40 and report.left == 0
     # 40 messages, at most 5 per session: at least 8 sessions, and not one per message.
     assert 8 <= server.sessions <= 10
@@ -146,7 +146,7 @@ def test_a_second_sender_is_refused_while_the_first_holds_claims(
 ) -> None:
     settings = _settings(engine, server)
     make_edition(engine, settings, tmp_path, NORMAL[:5])
-    sending.dry_run(engine=engine, settings=settings, day=DAY)
+    pipeline.dry_run(engine=engine, settings=settings, day=DAY)
     soon = datetime.now(UTC) + timedelta(minutes=5)
     with session_scope(engine) as session:
         edition_id = session.scalars(select(Edition.id)).one()
@@ -163,15 +163,15 @@ def test_a_second_sender_is_refused_while_the_first_holds_claims(
             )
         )
     with pytest.raises(SenderConflict, match=r"being sent by elsewhere:77.*--worker"):
-        sending.send(engine=engine, settings=settings, day=DAY)
+        pipeline.send(engine=engine, settings=settings, day=DAY)
     assert server.received == {}
     with pytest.raises(SenderConflict, match="--worker needs PostgreSQL"):
-        sending.send(engine=engine, settings=settings, day=DAY, worker=True)
+        pipeline.send(engine=engine, settings=settings, day=DAY, worker=True)
 
     # Its lease runs out: the next sender takes over everything, that delivery included.
     with session_scope(engine) as session:
         session.execute(update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(1)))
-    assert sending.send(engine=engine, settings=settings, day=DAY).sent == 5
+    assert pipeline.send(engine=engine, settings=settings, day=DAY).sent == 5
     assert sorted(server.received) == sorted(NORMAL[:5])
 
 
@@ -203,7 +203,7 @@ def test_a_dead_sender_of_this_host_is_taken_over_at_once(
                     lease_until=datetime.now(UTC) + timedelta(hours=1),
                 )
             )
-    assert sending.send(engine=engine, settings=settings, day=DAY).sent == 3
+    assert pipeline.send(engine=engine, settings=settings, day=DAY).sent == 3
 
 
 def test_status_counts_states_rates_and_reply_codes(
@@ -211,8 +211,8 @@ def test_status_counts_states_rates_and_reply_codes(
 ) -> None:
     settings = _settings(engine, server)
     make_edition(engine, settings, tmp_path, EVERYONE)
-    sending.send(engine=engine, settings=settings, day=DAY)
-    status = sending.progress_of(engine=engine, settings=settings, day=DAY)
+    pipeline.send(engine=engine, settings=settings, day=DAY)
+    status = pipeline.progress_of(engine=engine, settings=settings, day=DAY)
     counts = status.progress.counts
     assert (counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]) == (43, 2)
     assert counts[DeliveryStatus.DEFERRED] == 1

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from newsletter import sending
+from newsletter import pipeline
 from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, DeliveryStatus
 from tests.smtp_faults import DAY, FaultySmtpServer, cli_env, make_edition, sender_store
@@ -60,7 +60,7 @@ def test_killed_sends_resume_and_duplicate_at_most_the_messages_in_flight(
             time.sleep(rng.uniform(0.001, 0.02))
         if kill == 0:
             # Another process reads the progress while this one sends.
-            status = sending.progress_of(engine=engine, settings=settings, day=DAY).progress
+            status = pipeline.progress_of(engine=engine, settings=settings, day=DAY).progress
             assert sum(status.counts.values()) == SUBSCRIBERS
             assert any(f":{sender.pid}:" in owner for owner in status.senders)
         sender.send_signal(signal.SIGKILL)

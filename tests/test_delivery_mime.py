@@ -14,8 +14,8 @@ from email.policy import compat32, default
 
 import pytest
 
-from newsletter.deliver import compose
-from newsletter.deliver.mime import MimeTemplate, dot_stuffed, to_header
+from newsletter.delivery.smtp import compose
+from newsletter.delivery.smtp.mime import MimeTemplate, dot_stuffed, to_header
 from newsletter.render import UNSUBSCRIBE_PLACEHOLDER as LINK
 
 SENDER = "VPK News — дайджест <digest@vpk-news.example>"

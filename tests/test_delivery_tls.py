@@ -11,8 +11,8 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from newsletter.config import SmtpSettings
-from newsletter.deliver import SmtpTransport
-from newsletter.deliver.mime import Envelope
+from newsletter.delivery.smtp import SmtpTransport
+from newsletter.delivery.smtp.mime import Envelope
 from newsletter.errors import DeliveryError
 from tests.conftest import FIXTURES
 from tests.smtp_faults import FaultySmtpServer

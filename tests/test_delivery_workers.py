@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event, func, select, update
 
-from newsletter.store import queries
+from newsletter.delivery.ledger import queries
 from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
 from tests.smtp_faults import DAY, FaultySmtpServer, cli_env, make_edition, sender_store

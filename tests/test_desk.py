@@ -21,11 +21,11 @@ from starlette.applications import Starlette
 
 from newsletter.config import EditionSettings, Settings, SmtpSettings
 from newsletter.content import ArticleRecord, IngestBatch
-from newsletter.deliver import SmtpTransport
-from newsletter.deliver.sink import SavingSmtpServer, free_port
+from newsletter.delivery.smtp import SmtpTransport
+from newsletter.delivery.smtp.sink import SavingSmtpServer, free_port
 from newsletter.desk import accounts, actions
-from newsletter.desk.choices import article_sentences
 from newsletter.edition import build, ingest, load_content
+from newsletter.edition.choices import article_sentences
 from newsletter.errors import EditionStateError
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import _config, upgrade

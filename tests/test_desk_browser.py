@@ -21,7 +21,7 @@ import httpx
 import pytest
 from markupsafe import escape
 
-from newsletter.deliver.sink import SavingSmtpServer, free_port
+from newsletter.delivery.smtp.sink import SavingSmtpServer, free_port
 from tests.conftest import received
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import EXIT_AWAITING_APPROVAL
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.models import Delivery, Editor

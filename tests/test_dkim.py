@@ -15,10 +15,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine
 
-from newsletter import sending
+from newsletter import pipeline
 from newsletter.config import DeliverySettings, DkimSettings, Settings, SmtpSettings, load_settings
-from newsletter.deliver.dkim import DkimSigner
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.dkim import DkimSigner
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import ConfigError
 from newsletter.store.db import make_engine
 from newsletter.store.migrate import upgrade
@@ -75,7 +75,7 @@ def test_every_message_sent_verifies(
     make_edition(engine, settings, tmp_path, ["one@example.org", "two@пример.рф"])
     with SavingSmtpServer(tmp_path / "mail") as server:
         settings = replace(settings, smtp=SmtpSettings(host=server.host, port=server.port))
-        report = sending.send(engine=engine, settings=settings, day=DAY)
+        report = pipeline.send(engine=engine, settings=settings, day=DAY)
         messages = [path.read_bytes() for path in server.saved]
     assert report.sent == 2 and len(messages) == 2
     for raw in messages:
@@ -129,7 +129,7 @@ def _send(
             smtp=SmtpSettings(host=server.host, port=server.port),
             dkim=dkim_settings,
         )
-        report = sending.send(engine=engine, settings=settings, day=DAY)
+        report = pipeline.send(engine=engine, settings=settings, day=DAY)
         messages = [path.read_bytes() for path in server.saved]
     assert report.sent == 3 and len(messages) == 3
     return messages

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
-from newsletter import edition, sending
+import newsletter
+from newsletter import edition, pipeline
 from newsletter.config import Settings
-from newsletter.deliver import SmtpTransport
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery import SendReport
+from newsletter.delivery.smtp import SmtpTransport
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import EditionStateError, NothingToSend
 from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
@@ -20,7 +22,7 @@ from subscribers import add_subscriber
 from tests.conftest import received
 
 DAY = date(2024, 12, 23)
-SAMPLES = Path(edition.__file__).parent / "sample_content"
+SAMPLES = Path(newsletter.__file__).parent / "sample_content"
 
 
 @pytest.fixture
@@ -36,9 +38,9 @@ def stocked(engine: Engine, settings: Settings) -> Engine:
     return engine
 
 
-def _send(engine: Engine, settings: Settings) -> sending.SendReport:
+def _send(engine: Engine, settings: Settings) -> SendReport:
     with SmtpTransport(settings.smtp) as transport:
-        return sending.send(engine=engine, settings=settings, day=DAY, transport=transport)
+        return pipeline.send(engine=engine, settings=settings, day=DAY, transport=transport)
 
 
 def test_an_empty_day_builds_nothing(stocked: Engine, settings: Settings) -> None:
@@ -158,7 +160,7 @@ def test_each_reader_gets_their_language_and_own_unsubscribe_link(
 
 def test_preview_writes_every_part(stocked: Engine, settings: Settings, tmp_path: Path) -> None:
     edition.build(engine=stocked, settings=settings, day=DAY)
-    result = edition.preview(engine=stocked, settings=settings, day=DAY, out_dir=tmp_path / "p")
+    result = pipeline.preview(engine=stocked, settings=settings, day=DAY, out_dir=tmp_path / "p")
     assert sorted(p.name for p in result.written) == sorted(
         f"edition-2024-12-23.{lang}.{ext}"
         for lang in ("en", "ru")
@@ -173,12 +175,12 @@ def test_a_dry_run_composes_what_a_send_would_send_and_records_nothing(
     stocked: Engine, settings: Settings, smtp_server: SavingSmtpServer
 ) -> None:
     edition.build(engine=stocked, settings=settings, day=DAY)
-    assert sending.dry_run(engine=stocked, settings=settings, day=DAY) == 2
+    assert pipeline.dry_run(engine=stocked, settings=settings, day=DAY) == 2
     with session_scope(stocked) as session:
         assert session.scalars(select(Delivery)).all() == []
     assert received(smtp_server) == []
     _send(stocked, settings)
-    assert sending.dry_run(engine=stocked, settings=settings, day=DAY) == 0
+    assert pipeline.dry_run(engine=stocked, settings=settings, day=DAY) == 0
 
 
 def test_progress_reports_every_recipient(
@@ -187,7 +189,7 @@ def test_progress_reports_every_recipient(
     edition.build(engine=stocked, settings=settings, day=DAY)
     seen: list[tuple[int, int]] = []
     with SmtpTransport(settings.smtp) as transport:
-        sending.send(
+        pipeline.send(
             engine=stocked,
             settings=settings,
             day=DAY,
@@ -202,4 +204,4 @@ def test_progress_reports_every_recipient(
 
 def test_preview_needs_a_built_edition(stocked: Engine, settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(EditionStateError, match="no edition for 2024-12-23: run `newsletter build"):
-        edition.preview(engine=stocked, settings=settings, day=DAY, out_dir=tmp_path)
+        pipeline.preview(engine=stocked, settings=settings, day=DAY, out_dir=tmp_path)

@@ -13,18 +13,19 @@ from pathlib import Path
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from newsletter import edition, sending
+import newsletter
+from newsletter import edition, pipeline
 from newsletter.cli import app
 from newsletter.config import Settings
-from newsletter.deliver import SmtpTransport
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp import SmtpTransport
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import session_scope
 from subscribers import add_subscriber
 from subscribers.consent import update_preferences
 from tests.conftest import received
 
 DAY = date(2024, 12, 23)
-SAMPLES = Path(edition.__file__).parent / "sample_content"
+SAMPLES = Path(newsletter.__file__).parent / "sample_content"
 # The site's own export, shared by the project: <repo>/../shared, as in CI.
 SHARED_PAGE = (
     Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "site-page-2024-12-23.txt"
@@ -106,7 +107,7 @@ def _day_of_both_languages(engine: Engine, settings: Settings) -> None:
         )
     edition.build(engine=engine, settings=settings, day=DAY)
     with SmtpTransport(settings.smtp) as transport:
-        sending.send(engine=engine, settings=settings, day=DAY, transport=transport)
+        pipeline.send(engine=engine, settings=settings, day=DAY, transport=transport)
 
 
 def _html_of(server: SavingSmtpServer) -> dict[str, str]:
@@ -174,7 +175,7 @@ def test_readers_with_an_empty_edition_are_skipped_and_status_counts_them(
         add_subscriber(session=session, email="ru@example.org", lang="ru")
     edition.build(engine=engine, settings=settings, day=DAY)
     with SmtpTransport(settings.smtp) as transport:
-        report = sending.send(engine=engine, settings=settings, day=DAY, transport=transport)
+        report = pipeline.send(engine=engine, settings=settings, day=DAY, transport=transport)
     assert (report.sent, report.skipped, report.skipped_empty) == (1, 1, 1)
     assert [m["To"].addresses[0].addr_spec for m in received(smtp_server)] == ["en@example.org"]
     env = {

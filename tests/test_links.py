@@ -16,10 +16,10 @@ from alembic import command
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import Engine, select, text
 
-from newsletter import sending
-from newsletter.bounces import import_bounces
+from newsletter import pipeline
 from newsletter.config import Settings
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.bounces.mailbox import import_bounces
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import _config, upgrade
 from newsletter.store.models import LINK_KEY_LENGTH, Subscriber, SubscriberStatus
@@ -49,7 +49,7 @@ def _mailed_links(site: Site, email: str) -> tuple[str, str, str]:
     (confirmation,) = received(site.smtp)[before:]
     (confirm,) = _links(confirmation, site.base, "confirm")
     assert site.http.get(confirm).status_code == 200
-    sending.send(engine=site.engine, settings=site.settings, day=DAY)
+    pipeline.send(engine=site.engine, settings=site.settings, day=DAY)
     (edition,) = [
         m for m in received(site.smtp)[before + 1 :] if m["To"].addresses[0].addr_spec == email
     ]

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from starlette.applications import Starlette
 
-from newsletter import edition, sending
+from newsletter import edition, pipeline
 from newsletter.config import Settings
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.select import last_complete_day
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.models import Edition
@@ -200,7 +200,7 @@ def test_the_archive_answers_only_yyyy_mm_dd(
     edition.ingest(engine=engine, settings=settings, paths=[SAMPLES / "articles.jsonl"])
     with session_scope(engine) as session:
         add_subscriber(session=session, email="reader@example.org", name=None, lang="en")
-    sending.run(engine=engine, settings=settings, day=date(2024, 12, 23))
+    pipeline.run(engine=engine, settings=settings, day=date(2024, 12, 23))
 
     def app(base_url: str) -> Starlette:
         return create_app(settings=dataclasses.replace(settings, base_url=base_url), engine=engine)

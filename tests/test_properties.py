@@ -21,12 +21,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, func, insert, select
 
-from newsletter import edition, sending
+from newsletter import edition, pipeline
 from newsletter.config import Settings, SmtpSettings
 from newsletter.content import ArticleRecord, IngestBatch, PostRecord, ThreadRecord
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.compose import Messages
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import InputError, NothingToSend
-from newsletter.messages import LANGUAGES, Messages
+from newsletter.languages import LANGUAGES
 from newsletter.store import queries
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
@@ -138,7 +139,7 @@ def _renders_and_sends(engine: Engine, config: Settings, day: date) -> None:
     for lang in LANGUAGES:
         rendered = messages.rendered(lang)
         assert rendered.html.strip() and rendered.text.strip()
-    report = sending.send(engine=engine, settings=config, day=day)
+    report = pipeline.send(engine=engine, settings=config, day=day)
     assert report.left == 0 and report.sent + report.skipped == 2, report
 
 

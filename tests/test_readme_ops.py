@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from newsletter.config import DEFAULT_TIMEZONE, load_settings
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import EXIT_ERROR, EXIT_LEFT_TO_RETRY, EXIT_NOTHING_TO_SEND, ConfigError
 from newsletter.select import last_complete_day
 from newsletter.store.db import make_engine, session_scope

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from newsletter import sending
+from newsletter import pipeline
 from newsletter.config import DeliverySettings, SmtpSettings
-from newsletter.deliver.sink import free_port
+from newsletter.delivery.smtp.sink import free_port
 from newsletter.store.db import session_scope
 from newsletter.store.models import Edition, EditionStatus
 from tests.smtp_faults import DAY, Faults, FaultySmtpServer, make_edition, sender_store
@@ -41,7 +41,7 @@ def test_a_relay_down_at_first_is_waited_for_and_then_everyone_is_sent(
             server.__enter__()  # the relay is back before the second try
 
     try:
-        report = sending.send(engine=engine, settings=settings, day=DAY, notice=relay_comes_up)
+        report = pipeline.send(engine=engine, settings=settings, day=DAY, notice=relay_comes_up)
         assert sorted(server.received) == sorted(EMAILS)
     finally:
         server.__exit__(None, None, None)
@@ -72,7 +72,7 @@ def test_a_relay_restarting_mid_run_defers_and_retries_instead_of_failing(
 
     first.__enter__()
     try:
-        report = sending.send(engine=engine, settings=settings, day=DAY, progress=restart)
+        report = pipeline.send(engine=engine, settings=settings, day=DAY, progress=restart)
     finally:
         first.__exit__(None, None, None)
         second.__exit__(None, None, None)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from starlette.applications import Starlette
 
 from newsletter.config import Settings
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, Subscriber, SubscriberStatus
 from newsletter.web import create_app

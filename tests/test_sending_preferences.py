@@ -10,10 +10,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from newsletter import edition, sending
+import newsletter
+from newsletter import edition, pipeline
 from newsletter.config import Settings
-from newsletter.deliver import SmtpTransport
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp import SmtpTransport
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, DeliveryStatus, Subscriber
 from subscribers import add_subscriber
@@ -22,7 +23,7 @@ from subscribers.tokens import PREFERENCES, Link, read_token
 from tests.conftest import received
 
 DAY = date(2024, 12, 23)
-SAMPLES = Path(edition.__file__).parent / "sample_content"
+SAMPLES = Path(newsletter.__file__).parent / "sample_content"
 # The articles' own links: their titles may also appear in a thread replying to them.
 ARMOUR = "https://vpk-news.example/articles/mbt-upgrade-remote-turret"
 RADAR = "https://vpk-news.example/articles/vigil-x-radar-counter-drone"
@@ -51,7 +52,7 @@ def _stock(engine: Engine, settings: Settings, *, threads: bool) -> dict[str, in
             ids[email] = subscriber.id
     edition.build(engine=engine, settings=settings, day=DAY)
     with SmtpTransport(settings.smtp) as transport:
-        sending.send(engine=engine, settings=settings, day=DAY, transport=transport)
+        pipeline.send(engine=engine, settings=settings, day=DAY, transport=transport)
     return ids
 
 

@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from newsletter import edition, sending
+import newsletter
+from newsletter import edition, pipeline
 from newsletter.config import Settings
-from newsletter.deliver import SmtpTransport
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp import SmtpTransport
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import session_scope
 from subscribers import add_subscriber
 
 DAY = date(2024, 12, 23)
-SAMPLES = Path(edition.__file__).parent / "sample_content"
+SAMPLES = Path(newsletter.__file__).parent / "sample_content"
 REQUIRE_ENV = "NEWSLETTER_TEST_REQUIRE_SPAMASSASSIN"
 # What the test set-up itself causes: the message goes from the sender straight into a file,
 # with no relay on the way, so it has no Received: header at all.
@@ -78,7 +79,7 @@ def test_no_rule_fires_on_an_edition_in_either_language(
         )
     edition.build(engine=engine, settings=settings, day=DAY)
     with SmtpTransport(settings.smtp) as transport:
-        sending.send(engine=engine, settings=settings, day=DAY, transport=transport)
+        pipeline.send(engine=engine, settings=settings, day=DAY, transport=transport)
     messages = [p for p in smtp_server.saved if p.suffix == ".eml"]
     assert len(messages) == 2
     for path in messages:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+import newsletter
 from newsletter import edition
 from newsletter.config import Settings
 from newsletter.content import PostExcerpt, PostRecord
 from newsletter.summarize import guess_language, split_sentences, summarize_thread
 
-SAMPLES = Path(edition.__file__).parent / "sample_content"
+SAMPLES = Path(newsletter.__file__).parent / "sample_content"
 AT = datetime(2024, 12, 23, 12, 0, tzinfo=UTC)
 
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+import newsletter
 from newsletter import edition
 from newsletter.cli import app
 from newsletter.config import Settings, SummarySettings, load_settings
@@ -23,7 +24,7 @@ from newsletter.store.db import session_scope
 from newsletter.store.models import EditionItem, ItemKind
 from newsletter.summarize import DEFAULT_WORDS, METHODS, split_sentences, summarize
 
-SAMPLES = Path(edition.__file__).parent / "sample_content"
+SAMPLES = Path(newsletter.__file__).parent / "sample_content"
 ARTICLES = [
     json.loads(line) for line in (SAMPLES / "articles.jsonl").read_text("utf-8").split("\n") if line
 ]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from newsletter.content import ArticleRecord, IngestBatch
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.edition import build
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.models import (

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.models import SubscriberStatus
 from tests.test_web import _articles
 from tests.web_site import Site, open_site

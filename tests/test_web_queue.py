@@ -16,7 +16,7 @@ import dkim
 import httpx
 from sqlalchemy import event, func, select
 
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import session_scope
 from newsletter.store.models import Subscriber, SubscriberStatus
 from subscribers import add_subscriber, forget

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import session_scope
 from newsletter.web.security import RateLimit
 from subscribers import add_subscriber, unsubscribe_url

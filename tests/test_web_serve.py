@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from newsletter.deliver.sink import SavingSmtpServer, free_port
+from newsletter.delivery.smtp.sink import SavingSmtpServer, free_port
 
 
 @contextmanager

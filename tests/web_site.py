@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from starlette.applications import Starlette
 
 from newsletter.config import DkimSettings, Settings, SmtpSettings, WebSettings
-from newsletter.deliver.sink import SavingSmtpServer
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
 from newsletter.store.models import Subscriber, SubscribeRequest, SubscriberEvent

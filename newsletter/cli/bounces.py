@@ -28,7 +28,7 @@ def import_command(
     """Mark the subscribers named in delivery status notifications (RFC 3464) bounced and in
     complaint reports (ARF) complained, when the report quotes our message to them. Reports
     without that proof, and malformed ones, are listed and skipped."""
-    from newsletter.bounces import import_bounces
+    from newsletter.delivery.bounces.mailbox import import_bounces
 
     s = state(ctx)
     result = import_bounces(

@@ -143,10 +143,10 @@ def preview(
 ) -> None:
     """Write a built edition as .html, .txt and .eml for each language, and print each
     language's HTML size and what was folded to keep it under the clipping limit."""
-    from newsletter import edition
+    from newsletter import pipeline
 
     s = state(ctx)
-    result = edition.preview(
+    result = pipeline.preview(
         engine=s.engine(),
         settings=s.settings,
         day=parse_day(day, s.settings),

@@ -15,7 +15,7 @@ from newsletter.cli.content import DateOption
 from newsletter.errors import DeliveryIncomplete, NewsletterError
 
 if TYPE_CHECKING:  # the commands import the library when they run (start-up time)
-    from newsletter import sending
+    from newsletter import delivery
 
 
 def register(app: typer.Typer) -> None:
@@ -47,25 +47,25 @@ def send(
 
     Exit codes: 0 done, 4 some recipients deferred (run again later), 5 the edition waits for
     an editor's approval (edition.require_approval), 1 error."""
-    from newsletter import sending
-    from newsletter.deliver import SmtpTransport
+    from newsletter import pipeline
+    from newsletter.delivery.smtp import SmtpTransport
 
     s = state(ctx)
     engine = s.engine()
     when = parse_day(day, s.settings)
     if to is not None:
         with SmtpTransport(s.settings.smtp) as transport:
-            address = sending.send_test(
+            address = pipeline.send_test(
                 settings=s.settings, engine=engine, day=when, to=to, lang=lang, transport=transport
             )
         typer.echo(f"test copy of {when} sent to {address}")
         return
     if dry_run:
-        composed = sending.dry_run(engine=engine, settings=s.settings, day=when)
+        composed = pipeline.dry_run(engine=engine, settings=s.settings, day=when)
         typer.echo(f"dry run: {composed} messages composed for {when}; nothing sent")
         return
     with _progress() as progress:
-        report = sending.send(
+        report = pipeline.send(
             engine=engine,
             settings=s.settings,
             day=when,
@@ -82,12 +82,12 @@ def run(ctx: typer.Context, day: DateOption = None) -> None:
     Safe to run again: nobody gets an edition twice. Exit codes: 0 done, 3 nothing to send,
     4 some recipients deferred (run again later), 5 the edition waits for an editor's approval
     (edition.require_approval), 1 error."""
-    from newsletter import sending
+    from newsletter import pipeline
 
     s = state(ctx)
     engine, when = s.engine(), parse_day(day, s.settings)
     with _progress() as progress:
-        earlier, failures = sending.resume_earlier(
+        earlier, failures = pipeline.resume_earlier(
             engine=engine, settings=s.settings, day=when, progress=progress, notice=_warn
         )
     for report in earlier:
@@ -96,7 +96,7 @@ def run(ctx: typer.Context, day: DateOption = None) -> None:
         show_error(failure)
     try:
         with _progress() as progress:
-            report = sending.run(
+            report = pipeline.run(
                 engine=engine, settings=s.settings, day=when, progress=progress, notice=_warn
             )
     except NewsletterError as error:
@@ -115,11 +115,11 @@ def status(ctx: typer.Context, day: DateOption = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from newsletter import sending
+    from newsletter import pipeline
     from newsletter.store.models import DeliveryStatus
 
     s = state(ctx)
-    edition = sending.progress_of(
+    edition = pipeline.progress_of(
         engine=s.engine(), settings=s.settings, day=parse_day(day, s.settings)
     )
     p = edition.progress
@@ -192,7 +192,7 @@ def _warn(notice: str) -> None:
 
 
 def _show(
-    report: sending.SendReport,
+    report: delivery.SendReport,
     *,
     last: bool = True,
     left_before: int = 0,

@@ -12,13 +12,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
-from newsletter.deliver import SmtpTransport
+from newsletter.delivery.smtp import SmtpTransport
 from newsletter.desk import audit
-from newsletter.desk.choices import chosen_blurb, edition_choice, item_override
 from newsletter.edition import build, require_edition
+from newsletter.edition.choices import chosen_blurb, edition_choice, item_override
 from newsletter.errors import DeliveryError, EditionStateError, NewsletterError
-from newsletter.messages import LANGUAGES
-from newsletter.sending import send_test
+from newsletter.languages import LANGUAGES
+from newsletter.pipeline import send_test
 from newsletter.store.db import session_scope
 from newsletter.store.models import (
     Article,
@@ -235,7 +235,7 @@ def send_test_copies(
     transport: SmtpTransport,
 ) -> list[TestCopy]:
     """The edition as it stands, one copy per language in `langs`, to any address, made by
-    `newsletter.sending.send_test` (links that say they belong to a test copy). Recorded in the
+    `newsletter.pipeline.send_test` (links that say they belong to a test copy). Recorded in the
     audit log only: no delivery, no subscriber. A refusal is an answer to show, not an error."""
     try:
         address = normalize_address(to)

@@ -11,8 +11,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
+from newsletter.delivery.ledger.queries import sending_progress
+from newsletter.delivery.report import EMPTY_EDITION
 from newsletter.edition import require_edition
-from newsletter.ledger import EMPTY_EDITION
 from newsletter.select import day_bounds
 from newsletter.store import queries
 from newsletter.store.db import session_scope
@@ -150,7 +151,7 @@ def delivery_report(*, engine: Engine, day: date) -> DeliveryReport:
                 Delivery.edition_id == edition.id
             )
         ).all()
-        progress = queries.sending_progress(
+        progress = sending_progress(
             session=session,
             edition_id=edition.id,
             now=datetime.now(UTC),

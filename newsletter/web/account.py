@@ -13,9 +13,9 @@ from starlette.responses import Response
 import subscribers as subs
 from newsletter.store.db import session_scope
 from newsletter.store.models import Subscriber, SubscriberStatus
+from newsletter.store.queries import tags_published_since
 from newsletter.web.context import LANG_LABELS, Endpoint, Web
 from newsletter.web.security import BadForm, field, read_form
-from subscribers.queries import tags_published_since
 from subscribers.tokens import PREFERENCES, UNSUBSCRIBE
 
 SECTIONS_FROM = timedelta(days=180)  # tags of articles this recent are offered as sections

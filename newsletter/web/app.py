@@ -25,6 +25,7 @@ from starlette.routing import Route
 import subscribers as subs
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError
+from newsletter.links import CONFIRM_PAGE, PREFERENCES_PAGE, UNSUBSCRIBE_PAGE
 from newsletter.web import archive, desk
 from newsletter.web.account import link_help, preferences_page, unsubscribe_page
 from newsletter.web.confirmations import ConfirmationSender
@@ -68,11 +69,11 @@ def create_app(
     routes = [
         Route("/", _home(web), methods=["GET"]),
         Route("/subscribe", subscribe_page(web), methods=["GET", "POST"]),
-        Route("/confirm/{token}", confirm_page(web), methods=["GET"]),
-        Route("/unsubscribe", link_help(web, "Unsubscribe"), methods=["GET"]),
-        Route("/unsubscribe/{token}", unsubscribe_page(web), methods=["GET", "POST"]),
-        Route("/preferences", link_help(web, "Preferences"), methods=["GET"]),
-        Route("/preferences/{token}", preferences_page(web), methods=["GET", "POST"]),
+        Route(f"{CONFIRM_PAGE}/{{token}}", confirm_page(web), methods=["GET"]),
+        Route(UNSUBSCRIBE_PAGE, link_help(web, "Unsubscribe"), methods=["GET"]),
+        Route(f"{UNSUBSCRIBE_PAGE}/{{token}}", unsubscribe_page(web), methods=["GET", "POST"]),
+        Route(PREFERENCES_PAGE, link_help(web, "Preferences"), methods=["GET"]),
+        Route(f"{PREFERENCES_PAGE}/{{token}}", preferences_page(web), methods=["GET", "POST"]),
         Route("/archive", archive.index(web.page, engine), methods=["GET"]),
         Route("/archive/{day}", archive.edition_page(web.page, engine, settings), methods=["GET"]),
         *desk.routes(web),

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 
 from newsletter.config import Settings
 from newsletter.edition import content_of
+from newsletter.links import UNSUBSCRIBE_PAGE
 from newsletter.render import personalize, render_edition
 from newsletter.select import parse_day
 from newsletter.store.db import session_scope
@@ -94,7 +95,7 @@ def edition_page(page: PageMaker, engine: Engine, settings: Settings) -> Callabl
         )
         # No reader here: the footer's links lead to the pages that explain where to find
         # one's own links.
-        html, _ = personalize(edition_html, unsubscribe_url=f"{base_url}/unsubscribe")
+        html, _ = personalize(edition_html, unsubscribe_url=f"{base_url}{UNSUBSCRIBE_PAGE}")
         with lock:
             cache[(day, lang)] = html
             while len(cache) > _CACHED:

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 
 import subscribers as subs
 from newsletter.config import Settings
-from newsletter.deliver.dkim import DkimSigner
-from newsletter.deliver.mime import Envelope
-from newsletter.deliver.transport import ConnectionLost, RecipientRefused, SmtpTransport
+from newsletter.delivery.smtp.dkim import DkimSigner
+from newsletter.delivery.smtp.mime import Envelope
+from newsletter.delivery.smtp.transport import ConnectionLost, RecipientRefused, SmtpTransport
 from newsletter.errors import NewsletterError
 from newsletter.store.db import session_scope
 from newsletter.store.models import Subscriber, SubscribeRequest, SubscriberStatus

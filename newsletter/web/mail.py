@@ -1,6 +1,6 @@
 """The confirmation email of the double opt-in: plain text and a simple HTML part, as SMTP-ready
 bytes made the way edition messages are: the recipient's domain in its IDNA form, SMTPUTF8 for
-a non-ASCII local part, and the same DKIM signature (newsletter.deliver.dkim)."""
+a non-ASCII local part, and the same DKIM signature (newsletter.delivery.smtp.dkim)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
-from newsletter.deliver.mime import CRLF, Envelope, to_header
+from newsletter.delivery.smtp.mime import CRLF, Envelope, to_header
 from newsletter.web.pages import render
 
 _SUBJECTS = {

@@ -16,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from newsletter.deliver import SmtpTransport
+from newsletter.delivery.compose import Messages
+from newsletter.delivery.smtp import SmtpTransport
 from newsletter.desk import actions, audit, overview
 from newsletter.desk.accounts import check_password
-from newsletter.desk.choices import article_sentences, stored_choice
 from newsletter.edition import content_of, require_edition
+from newsletter.edition.choices import article_sentences, stored_choice
 from newsletter.errors import NewsletterError
-from newsletter.messages import LANGUAGES, Messages
+from newsletter.languages import LANGUAGES
 from newsletter.render import MAX_HTML_BYTES, personalize
 from newsletter.render.shape import reader_edition
 from newsletter.store.db import session_scope

@@ -1,13 +1,12 @@
-"""The orchestrator of an edition's content: ingest, build, preview, and the messages made from
-a built edition. With `newsletter.sending` the only modules besides the store that hold a
-database session."""
+"""Building an edition: ingest the site's files, pick and rank the day, summarize, store the
+items, and load a built edition back as plain records (`content_of`) for whoever sends or shows
+it. Knows nothing of delivery: `newsletter.pipeline` joins the two."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import Settings, SummarySettings
 from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadItem, showable
-from newsletter.desk.choices import chosen_blurb, stored_choice
+from newsletter.edition.choices import chosen_blurb, stored_choice
 from newsletter.errors import BuildRace, EditionStateError, NewsletterError, NothingToSend
 from newsletter.ingest import read_file
-from newsletter.messages import LANGUAGES, Messages
-from newsletter.render import personalize, render_edition
+from newsletter.languages import LANGUAGES
+from newsletter.render import render_edition
 from newsletter.render.shape import MAX_THREADS
 from newsletter.select import day_bounds
 from newsletter.select.ranking import (
@@ -106,7 +105,7 @@ def build(
     snapshots. With a base URL configured, each language's copy is rendered to report its size
     and what had to be folded to keep it under the clipping limit.
 
-    Editors' choices stored for the day (`newsletter.desk.choices`: pins, exclusions, moves,
+    Editors' choices stored for the day (`newsletter.edition.choices`: pins, exclusions, moves,
     chosen sentences, subjects, note) are applied; `choice` replaces the ranking's part."""
     start, end = day_bounds(day, settings.timezone)
     with session_scope(engine) as session:
@@ -422,48 +421,3 @@ def _excerpts(stored: list[dict[str, str]]) -> tuple[PostExcerpt, ...]:
     return tuple(
         PostExcerpt(author=showable(e["author"]), text=showable(e["text"])) for e in stored
     )
-
-
-@dataclass(frozen=True)
-class PreviewResult:
-    written: list[Path]
-    sizes: tuple[LanguageSize, ...]
-
-
-def preview(
-    *, engine: Engine, settings: Settings, day: date, out_dir: Path, screenshots: bool = False
-) -> PreviewResult:
-    """Write the edition as each language's .html, .txt and .eml, as a subscriber with no
-    sections chosen would get it; with `screenshots`, also how Chromium shows each .html on a
-    desktop and on a phone, in light and dark mode."""
-    messages = Messages(load_content(engine=engine, settings=settings, day=day), settings)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    pages: list[tuple[str, Path]] = []
-    sizes: list[LanguageSize] = []
-    unsubscribe = f"{settings.require_base_url()}/unsubscribe/preview"
-    for lang in LANGUAGES:
-        rendered = messages.rendered(lang)
-        sizes.append(LanguageSize(lang, rendered.size, rendered.fitting()))
-        html, text = personalize(rendered, unsubscribe_url=unsubscribe)
-        message = messages.message(
-            lang=lang,
-            to_address=parseaddr(settings.require_from())[1],
-            to_name=None,
-            unsubscribe=unsubscribe,
-        )
-        stem = out_dir / f"edition-{day.isoformat()}.{lang}"
-        for suffix, data in ((".html", html), (".txt", text)):
-            path = stem.with_name(f"{stem.name}{suffix}")
-            path.write_text(data, "utf-8")
-            written.append(path)
-        eml = stem.with_name(f"{stem.name}.eml")
-        eml.write_bytes(message.as_bytes())
-        written.append(eml)
-        pages.append((html, stem))
-    if screenshots:
-        # Imported here: Playwright is an optional extra, needed only for this.
-        from newsletter.render.screenshots import take_screenshots
-
-        written.extend(take_screenshots(pages))
-    return PreviewResult(written, tuple(sizes))

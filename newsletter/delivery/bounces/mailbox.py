@@ -2,10 +2,10 @@
 subscribers they name off the list (bounced, complained), with the cause in their history.
 
 Anyone can mail the bounce address a report naming any address, so a report changes someone's
-state only with proof that it concerns our message to them: it quotes the original's Message-ID,
-which is signed over the recipient's link key (`newsletter.messages`). Other reports are listed
-and skipped, unless the operator trusts them (`trust_unverified`, for reports from a relay of
-their own that quote nothing).
+state only with proof that it concerns our message to them: it quotes the original's
+Message-ID, which is signed over the recipient's link key (`newsletter.delivery.compose`). Other
+reports are listed and skipped, unless the operator trusts them (`trust_unverified`, for reports
+from a relay of their own that quote nothing).
 
 A message that claims to be a report but is malformed is listed with the mailbox path and the
 message's number (mbox) or file name (Maildir) and skipped: one odd report from a foreign mail
@@ -26,18 +26,21 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
-from newsletter.deliver.reports import BOUNCE, COMPLAINT, Finding, MalformedReport, read_report
+from newsletter.delivery.bounces.reports import (
+    BOUNCE,
+    COMPLAINT,
+    Finding,
+    MalformedReport,
+    read_report,
+)
+from newsletter.delivery.compose import parse_message_id
 from newsletter.errors import InputError
-from newsletter.messages import parse_message_id
 from newsletter.store import queries
 from newsletter.store.db import session_scope
 from newsletter.store.models import Subscriber, SubscriberStatus
-from subscribers.history import record_change
+from subscribers.outcomes import ON_THE_LIST, take_off_list
 
 _STATUS = {BOUNCE: SubscriberStatus.BOUNCED, COMPLAINT: SubscriberStatus.COMPLAINED}
-# Only people still (or about to be) on the list change state: an unsubscribed address that
-# bounces later stays unsubscribed, as they chose.
-_ON_THE_LIST = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
 
 
 @dataclass
@@ -108,7 +111,7 @@ def _apply(
                 f"{where}: {finding.address} is not a subscriber ({finding.detail})"
             )
             return
-    if subscriber.status not in _ON_THE_LIST:
+    if subscriber.status not in ON_THE_LIST:
         if subscriber.status is not status:
             result.notes.append(
                 f"{where}: {subscriber.email} is {subscriber.status.value} already "
@@ -116,7 +119,7 @@ def _apply(
             )
         return
     cause = f"{finding.kind} report: {finding.detail}"
-    if record_change(session=session, subscriber=subscriber, status=status, cause=cause):
+    if take_off_list(session=session, subscriber=subscriber, status=status, cause=cause):
         if status is SubscriberStatus.BOUNCED:
             result.bounced += 1
         else:

@@ -9,17 +9,12 @@ import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Protocol
 
 from newsletter.config import SmtpSettings
-from newsletter.deliver.mime import Envelope, dot_stuffed
+from newsletter.delivery.smtp.mime import Envelope, dot_stuffed
 from newsletter.errors import DeliveryError
 
 _TIMEOUT_SECONDS = 60
-
-
-class Transport(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
 
 
 class RecipientRefused(Exception):

@@ -13,15 +13,12 @@ from email.utils import make_msgid, parseaddr
 
 from newsletter.config import Settings
 from newsletter.content import EditionContent
-from newsletter.deliver import compose
-from newsletter.deliver.dkim import DkimSigner
-from newsletter.deliver.message import mail_date
-from newsletter.deliver.mime import Envelope, MimeTemplate
+from newsletter.delivery.smtp.dkim import DkimSigner
+from newsletter.delivery.smtp.mime import Envelope, MimeTemplate, compose, mail_date
 from newsletter.errors import ConfigError, EditionStateError, NewsletterError
+from newsletter.languages import LANGUAGES
 from newsletter.render import RenderedEdition, personalize, render_edition
 from subscribers import preferences_url, unsubscribe_url
-
-LANGUAGES = ("en", "ru")
 
 
 @dataclass(frozen=True)

@@ -11,36 +11,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
-from newsletter.deliver.mime import Envelope
-from newsletter.deliver.transport import ConnectionLost, RecipientRefused
+from newsletter.delivery.ledger.rules import LOST, REFUSED, SENT, UNTRIED, Attempt
+from newsletter.delivery.protocols import Connection, Wait
+from newsletter.delivery.smtp.mime import Envelope
+from newsletter.delivery.smtp.transport import ConnectionLost, RecipientRefused
 
 J = TypeVar("J")
 
 
-class Connection(Protocol):
-    def deliver(
-        self, envelope: Envelope, *, before_end: Callable[[], None] | None = None
-    ) -> None: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """How one message went: sent, refused with a reply, lost with the connection, or not
-    tried at all (the run stopped first)."""
-
-    outcome: str  # "sent", "refused", "lost", "untried"
-    code: int | None = None
-    reply: str | None = None
-
-
-SENT, REFUSED, LOST, UNTRIED = "sent", "refused", "lost", "untried"
-
-Wait = Callable[[], None]
 _WHOLE = 1 - 1e-9  # a token, give or take the rounding of the clock arithmetic
 
 

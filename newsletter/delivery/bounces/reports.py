@@ -9,7 +9,7 @@ from email.message import EmailMessage, Message
 from email.parser import HeaderParser
 from email.policy import default
 
-from newsletter.deliver.replies import enhanced_status, status_gone
+from newsletter.delivery.bounces.replies import enhanced_status, status_gone
 
 BOUNCE, COMPLAINT, KEPT = "bounce", "complaint", "kept"
 
