@@ -127,7 +127,10 @@ class SenderPool(Generic[J]):
                     continue
                 previous = wait or previous
             if previous is not None:
-                previous()
+                try:
+                    previous()  # the last message on record before the connection closes
+                except BaseException as exc:  # recording failed: the engine reports it once
+                    self.fatal = self.fatal or exc
         finally:
             if self._close:
                 connection.close()
