@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/newsletter demo --out demo-out
 
-## ruff, mypy and the test suite (PostgreSQL tests run when NEWSLETTER_TEST_PG_URL is set).
+## ruff, mypy, the layering contract (import-linter) and the test suite (PostgreSQL tests run when NEWSLETTER_TEST_PG_URL is set).
 test: lint
 	$(BIN)/pytest
 
@@ -23,3 +23,4 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
