@@ -22,11 +22,11 @@ import uvicorn
 from playwright.sync_api import Page
 
 from newsletter.config import DeliverySettings, Settings, SmtpSettings
+from newsletter.delivery.engine import send
 from newsletter.delivery.smtp.sink import SavingSmtpServer, free_port
 from newsletter.desk import accounts, actions
 from newsletter.edition import build, ingest
 from newsletter.render.screenshots import take_page_screenshots
-from newsletter.delivery.engine import send
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import upgrade
 from newsletter.store.models import SubscriberStatus
