@@ -1,4 +1,5 @@
-"""Where the templates live and the two Jinja environments (escaped MJML, raw plain text)."""
+"""Where the templates live and the edition's two Jinja environments (escaped MJML, raw plain
+text)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader
 
 from newsletter.errors import NewsletterError
+from newsletter.templating import make_environment
 
 TEXT_WIDTH = 72
 
@@ -41,28 +43,16 @@ def wrap(text: str, indent: str = "", first: str | None = None) -> str:
     )
 
 
-def _environment(*, autoescape: bool) -> Environment:
-    # StrictUndefined: a misspelt variable or label fails the render instead of mailing a blank.
-    return Environment(
-        loader=FileSystemLoader(templates_dir()),
-        autoescape=autoescape,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 @cache
 def mjml_environment() -> Environment:
     """Autoescaping is set explicitly: `select_autoescape` only knows `.html`-like names, and
     every title and summary must reach the MJML compiler as text, never as markup."""
-    return _environment(autoescape=True)
+    return make_environment(FileSystemLoader(templates_dir()), autoescape=True)
 
 
 @cache
 def text_environment() -> Environment:
     """No escaping: the plain part shows titles exactly as written."""
-    env = _environment(autoescape=False)
+    env = make_environment(FileSystemLoader(templates_dir()), autoescape=False)
     env.filters["wrap"] = wrap
     return env

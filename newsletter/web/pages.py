@@ -6,21 +6,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader
+
+from newsletter.templating import make_environment
 
 
 @cache
 def _environment(autoescape: bool) -> Environment:
     # Autoescaping on for every HTML template whatever its name: all that the pages show of
     # the request (an address typed in a form) must come out as text.
-    return Environment(
-        loader=PackageLoader("newsletter.web", "templates"),
-        autoescape=autoescape,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return make_environment(PackageLoader("newsletter.web", "templates"), autoescape=autoescape)
 
 
 def render(name: str, *, autoescape: bool = True, **context: Any) -> str:
