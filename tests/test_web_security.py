@@ -12,7 +12,7 @@ import pytest
 
 from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import session_scope
-from newsletter.web.security import RateLimit
+from newsletter.web.security import AttemptLimit
 from subscribers import add_subscriber, unsubscribe_url
 from tests.web_site import Clock, Site, open_site
 
@@ -100,7 +100,7 @@ def test_a_configured_proxy_gives_each_client_its_own_limit(
 
 def test_the_limiter_table_stays_bounded() -> None:
     clock = Clock(0.0)
-    limit = RateLimit(2, clock, max_clients=100)
+    limit = AttemptLimit(2, clock, max_clients=100)
     for n in range(1000):
         assert limit.allow(f"client{n}") == 0
         clock.advance(0.001)
@@ -111,7 +111,7 @@ def test_the_limiter_table_stays_bounded() -> None:
 
 def test_clients_whose_bucket_refilled_are_forgotten() -> None:
     clock = Clock(0.0)
-    limit = RateLimit(60, clock)
+    limit = AttemptLimit(60, clock)
     for n in range(50):
         limit.allow(f"client{n}")
     clock.advance(120)  # one token a minute: every bucket is full again

@@ -30,7 +30,7 @@ from newsletter.web import archive, desk
 from newsletter.web.account import link_help, preferences_page, unsubscribe_page
 from newsletter.web.confirmations import ConfirmationSender
 from newsletter.web.context import Endpoint, Web
-from newsletter.web.security import BadForm, Csrf, RateLimit, proxy_networks
+from newsletter.web.security import AttemptLimit, BadForm, Csrf, proxy_networks
 from newsletter.web.subscribe import confirm_page, subscribe_page
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def create_app(
             clock=clock,
         ),
         clock=clock,
-        limiter=RateLimit(settings.web.subscribe_per_hour, rate_clock),
+        limiter=AttemptLimit(settings.web.subscribe_per_hour, rate_clock),
         trusted_proxies=proxy_networks(trusted_proxies),
         csrf=Csrf(secret=secret, base_url=base_url, clock=clock),
         secret=secret,

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from newsletter.config import Settings
 from newsletter.web.confirmations import ConfirmationSender
 from newsletter.web.pages import render
-from newsletter.web.security import Csrf, IPNetwork, RateLimit
+from newsletter.web.security import AttemptLimit, Csrf, IPNetwork
 
 Endpoint = Callable[[Request], Any]
 LANG_LABELS = {"en": "English", "ru": "Русский"}
@@ -29,7 +29,7 @@ class Web:
     engine: Engine
     confirmations: ConfirmationSender
     clock: Callable[[], float]
-    limiter: RateLimit
+    limiter: AttemptLimit
     trusted_proxies: tuple[IPNetwork, ...]
     csrf: Csrf
     secret: str
