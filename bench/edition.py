@@ -53,6 +53,7 @@ from sqlalchemy.engine import make_url
 from newsletter import edition
 from newsletter.config import Settings
 from newsletter.content import EditionContent
+from newsletter.languages import LANGUAGES
 from newsletter.render import RenderedEdition, personalize, render_edition
 from newsletter.render.shape import MAX_THREADS
 from newsletter.select import day_bounds
@@ -70,7 +71,6 @@ CHUNK = 20_000
 BASE_URL = "https://vpk-news.example"
 TARGET_SECONDS = 2.0
 PG_ENV = "NEWSLETTER_TEST_PG_URL"
-LANGUAGES = ("en", "ru")
 
 
 def _sample_bodies() -> list[dict[str, Any]]:

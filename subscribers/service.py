@@ -6,12 +6,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.errors import NewsletterError
+from newsletter.languages import DEFAULT_LANGUAGE
 from newsletter.store.models import Subscriber, SubscriberStatus
 from newsletter.store.queries import get_subscriber
 from subscribers.errors import Suppressed
 from subscribers.history import record_change, record_new
 from subscribers.suppression import is_suppressed
-from subscribers.validate import DEFAULT_LANG, normalize_address, validate_lang, validate_name
+from subscribers.validate import normalize_address, validate_lang, validate_name
 
 
 def add_subscriber(
@@ -19,7 +20,7 @@ def add_subscriber(
     session: Session,
     email: str,
     name: str | None = None,
-    lang: str = DEFAULT_LANG,
+    lang: str = DEFAULT_LANGUAGE,
     cause: str = "added by the operator",
 ) -> Subscriber:
     """Store a new active subscriber; never revives one who left, as that needs their consent,

@@ -6,10 +6,9 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter.languages import DEFAULT_LANGUAGE, LANGUAGES
 from subscribers.errors import InvalidAddress, InvalidValue
 
-LANGS = ("en", "ru")
-DEFAULT_LANG = "en"
 MAX_NAME_LENGTH = 300  # the width of subscribers.name
 # Controls (CR, LF, TAB, NUL...) and the Unicode line and paragraph separators: any of them in a
 # display name could split the To: header or garble it.
@@ -54,10 +53,10 @@ def validate_name(raw: str | None) -> str | None:
 
 
 def validate_lang(raw: str | None) -> str:
-    """The edition language: the newsletter is written in English and Russian only."""
+    """The edition language: one the newsletter is written in, the default when none given."""
     if raw is None or not raw.strip():
-        return DEFAULT_LANG
+        return DEFAULT_LANGUAGE
     lang = raw.strip().lower()
-    if lang not in LANGS:
-        raise InvalidValue("lang", raw, f"expected one of {', '.join(LANGS)}")
+    if lang not in LANGUAGES:
+        raise InvalidValue("lang", raw, f"expected one of {', '.join(LANGUAGES)}")
     return lang

@@ -12,11 +12,15 @@ import typer
 
 from newsletter import select  # the day rules only: nothing heavy to load
 from newsletter.errors import EXIT_ERROR, NewsletterError
+from newsletter.languages import LANGUAGES
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs (start-up time)
     from sqlalchemy import Engine
 
     from newsletter.config import Settings
+
+# The languages as `--lang` help text writes them: "en or ru".
+LANG_CHOICES = " or ".join(LANGUAGES)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.cli.common import parse_datetime, parse_day, state
+from newsletter.cli.common import LANG_CHOICES, parse_datetime, parse_day, state
 
 if TYPE_CHECKING:
     from newsletter.select.ranking import Ranking
@@ -44,7 +44,7 @@ def ingest(
         ),
     ] = None,
     lang: Annotated[
-        str | None, typer.Option("--lang", help="Language of a page or feed: en or ru.")
+        str | None, typer.Option("--lang", help=f"Language of a page or feed: {LANG_CHOICES}.")
     ] = None,
     url: Annotated[
         str | None, typer.Option("--url", help="URL of the article of an exported page.")

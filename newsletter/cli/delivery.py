@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from newsletter.cli.bounces import app as bounces_app
-from newsletter.cli.common import exit_code_of, parse_day, show_error, state
+from newsletter.cli.common import LANG_CHOICES, exit_code_of, parse_day, show_error, state
 from newsletter.cli.content import DateOption
 from newsletter.errors import DeliveryIncomplete, NewsletterError
+from newsletter.languages import DEFAULT_LANGUAGE
 
 if TYPE_CHECKING:  # the commands import the library when they run (start-up time)
     from newsletter import delivery
@@ -34,7 +35,9 @@ def send(
     to: Annotated[
         str | None, typer.Option("--to", help="Send one test copy to this address only.")
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the test copy.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help=f"Language of the test copy: {LANG_CHOICES}.")
+    ] = DEFAULT_LANGUAGE,
     worker: Annotated[
         bool,
         typer.Option(

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from newsletter.cli.common import state
+from newsletter.cli.common import LANG_CHOICES, state
 from newsletter.errors import NewsletterError
+from newsletter.languages import DEFAULT_LANGUAGE
 
 if TYPE_CHECKING:  # the commands import the library when they run (start-up time)
     from sqlalchemy.orm import Session
@@ -26,7 +27,9 @@ def add(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="Address to subscribe.")],
     name: Annotated[str | None, typer.Option("--name", help="Name shown in To:.")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Edition language: en or ru.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help=f"Edition language: {LANG_CHOICES}.")
+    ] = DEFAULT_LANGUAGE,
 ) -> None:
     """Add one active subscriber (the operator vouches for their consent)."""
     import subscribers as subs

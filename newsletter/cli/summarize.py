@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from newsletter.cli.common import state
+from newsletter.cli.common import LANG_CHOICES, state
 from newsletter.errors import InputError
+from newsletter.languages import DEFAULT_LANGUAGE
 
 # The names of newsletter.summarize.METHODS, for the help: importing the summarizers would cost
 # every command's start-up (tests/test_startup.py holds the two lists equal).
@@ -28,7 +29,9 @@ def summarize_command(
         str,
         typer.Argument(help="Text file to summarize, or - for standard input.", metavar="FILE|-"),
     ] = "-",
-    lang: Annotated[str, typer.Option("--lang", help="Language of the text: en or ru.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help=f"Language of the text: {LANG_CHOICES}.")
+    ] = DEFAULT_LANGUAGE,
     words: Annotated[
         int | None,
         typer.Option(

@@ -16,7 +16,7 @@ from newsletter.content import EditionContent
 from newsletter.delivery.smtp.dkim import DkimSigner
 from newsletter.delivery.smtp.mime import Envelope, MimeTemplate, compose, mail_date
 from newsletter.errors import ConfigError, EditionStateError, NewsletterError
-from newsletter.languages import LANGUAGES
+from newsletter.languages import DEFAULT_LANGUAGE, LANGUAGES
 from newsletter.render import RenderedEdition, personalize, render_edition
 from subscribers import preferences_url, unsubscribe_url
 
@@ -147,7 +147,7 @@ class Messages:
     ) -> Variant:
         chosen = tuple(sorted({s.strip().lower() for s in sections if s.strip()}))
         return Variant(
-            lang=lang if lang in LANGUAGES else "en",
+            lang=lang if lang in LANGUAGES else DEFAULT_LANGUAGE,
             sections=chosen,
             other_languages=other_languages,
         )

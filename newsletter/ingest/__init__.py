@@ -14,8 +14,9 @@ from newsletter.content import IngestBatch
 from newsletter.errors import InputError
 from newsletter.ingest.common import decode_utf8
 from newsletter.ingest.feeds import read_feed
-from newsletter.ingest.jsonl import LANGS, read_jsonl
+from newsletter.ingest.jsonl import read_jsonl
 from newsletter.ingest.sitepage import read_page
+from newsletter.languages import LANGUAGES
 
 __all__ = ["read_file"]
 
@@ -44,8 +45,8 @@ def read_file(
     `lang` overrides the language of feeds and pages; `published_at` (naive means in `tz`) and
     `url` are what an exported page lacks. JSON Lines records carry all of these themselves.
     """
-    if lang is not None and lang not in LANGS:
-        raise InputError(path, "lang", f"must be one of {', '.join(LANGS)}, got {lang!r}")
+    if lang is not None and lang not in LANGUAGES:
+        raise InputError(path, "lang", f"must be one of {', '.join(LANGUAGES)}, got {lang!r}")
     try:
         if path.suffix.lower() in _JSONL_SUFFIXES:
             batch = read_jsonl(path)

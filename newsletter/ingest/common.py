@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsletter.errors import InputError
+from newsletter.languages import DEFAULT_LANGUAGE, language_of_tag
 
 # An opening, closing or self-closing tag: `<b>`, `</p>`, `<script src=x>`, `<br/>`.
 # "a < b" and "<3" are not tags, so ordinary titles pass.
@@ -56,8 +57,9 @@ def stable_key(prefix: str, title: str) -> str:
 
 
 def lang_from_tag(tag: str | None) -> str:
-    """Map a language tag (`ru`, `ru-RU`, `en-us`) onto the two languages the newsletter has."""
-    return "ru" if tag and tag.strip().lower().startswith("ru") else "en"
+    """Map a feed's language tag (`ru`, `ru-RU`, `en-us`) onto the newsletter's languages; a
+    feed without one, or in another language, is taken for the default."""
+    return (language_of_tag(tag) if tag else None) or DEFAULT_LANGUAGE
 
 
 def decode_utf8(path: Path, data: bytes) -> str:

@@ -25,8 +25,8 @@ from newsletter.ingest.common import (
     split_lines,
 )
 from newsletter.ingest.html_text import html_to_text
+from newsletter.languages import LANGUAGES
 
-LANGS = ("en", "ru")
 # The longest line read: a body at its limit, even written all in \uXXXX escapes, plus the
 # other fields. A longer line is refused before it is parsed, so memory stays bounded.
 MAX_LINE_BYTES = 6 * MAX_BODY_CHARS + 1_000_000
@@ -118,8 +118,8 @@ class _Fields:
 
 def _article(fields: _Fields, url: str) -> ArticleRecord:
     lang = fields.text("lang")
-    if lang not in LANGS:
-        raise fields.fail(f"field 'lang' must be one of {', '.join(LANGS)}, got {lang!r}")
+    if lang not in LANGUAGES:
+        raise fields.fail(f"field 'lang' must be one of {', '.join(LANGUAGES)}, got {lang!r}")
     return ArticleRecord(
         url=url,
         title=fields.title(),

@@ -9,6 +9,7 @@ from babel import Locale
 from babel.numbers import format_decimal
 
 from newsletter.errors import NewsletterError
+from newsletter.languages import LANGUAGES
 
 LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "en": {
@@ -105,8 +106,6 @@ MORE_ON_SITE: Final[Mapping[str, Mapping[str, str]]] = {
     },
 }
 
-SUPPORTED_LANGUAGES: Final[tuple[str, ...]] = tuple(LABELS)
-
 
 def labels_for(lang: str) -> Mapping[str, str]:
     """The catalogue for `lang`; an unknown language is refused rather than silently English."""
@@ -114,7 +113,7 @@ def labels_for(lang: str) -> Mapping[str, str]:
         return LABELS[lang]
     except KeyError:
         raise NewsletterError(
-            f"no labels for language {lang!r}; supported: {', '.join(SUPPORTED_LANGUAGES)}"
+            f"no labels for language {lang!r}; supported: {', '.join(LANGUAGES)}"
         ) from None
 
 

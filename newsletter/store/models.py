@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from newsletter.content import MAX_AUTHOR, MAX_TITLE, MAX_URL
+from newsletter.languages import DEFAULT_LANGUAGE
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -184,7 +185,7 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(300))
-    lang: Mapped[str] = mapped_column(String(8), default="en")
+    lang: Mapped[str] = mapped_column(String(8), default=DEFAULT_LANGUAGE)
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus), default=SubscriberStatus.ACTIVE, index=True
     )

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from newsletter.errors import InputError, NewsletterError
+from newsletter.languages import DEFAULT_LANGUAGE
 from newsletter.summarize import summarize
 
 
@@ -15,7 +16,7 @@ def summarize_jsonl(
     *,
     source: str,
     method: str = "default",
-    lang: str = "en",
+    lang: str = DEFAULT_LANGUAGE,
     max_words: int | None = None,
     max_sentences: int | None = None,
     lead_weight: float | None = None,

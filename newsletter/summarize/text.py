@@ -13,8 +13,7 @@ import re
 from razdel import sentenize
 
 from newsletter.errors import NewsletterError
-
-LANGUAGES = ("en", "ru")
+from newsletter.languages import LANGUAGES, language_of_tag
 
 _COMMENT_SCRIPT_STYLE = re.compile(r"<!--.*?-->|<(script|style)\b.*?</\1\s*>", re.S | re.I)
 _LINE_BREAK_TAG = re.compile(r"<br\s*/?>", re.I)
@@ -94,8 +93,8 @@ def clean_text(text: str) -> str:
 
 def _language_code(lang: str) -> str:
     """Normalise "ru-RU" or "EN" to "ru" / "en"; anything else is refused, not guessed."""
-    code = lang.strip().lower().replace("_", "-").split("-")[0]
-    if code not in LANGUAGES:
+    code = language_of_tag(lang)
+    if code is None:
         raise NewsletterError(
             f"unsupported summary language {lang!r}; expected one of {', '.join(LANGUAGES)}"
         )

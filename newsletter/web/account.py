@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import subscribers as subs
+from newsletter.languages import DEFAULT_LANGUAGE, OWN_NAMES
 from newsletter.store.db import session_scope
 from newsletter.store.models import Subscriber, SubscriberStatus
 from newsletter.store.queries import tags_published_since
-from newsletter.web.context import LANG_LABELS, Endpoint, Web
+from newsletter.web.context import Endpoint, Web
 from newsletter.web.security import BadForm, field, read_form
 from subscribers.tokens import PREFERENCES, UNSUBSCRIBE
 
@@ -93,7 +94,7 @@ def preferences_page(web: Web) -> Endpoint:
         if request.method == "POST":
             fields = await read_form(request)
             web.csrf.check(request, fields)
-            lang = field(fields, "lang", max_length=8, default="en")
+            lang = field(fields, "lang", max_length=8, default=DEFAULT_LANGUAGE)
             # An unticked checkbox sends nothing: absent is "no".
             other_languages = field(fields, "other_languages", max_length=3) == "yes"
             chosen = fields.get("sections", [])
@@ -123,7 +124,7 @@ def preferences_page(web: Web) -> Endpoint:
             email=subscriber.email,
             status=subscriber.status.value,
             lang=subscriber.lang,
-            langs=list(LANG_LABELS.items()),
+            langs=list(OWN_NAMES.items()),
             offered=offered,
             chosen=set(subscriber.sections),
             other_languages=subscriber.other_languages,

@@ -17,12 +17,12 @@ from starlette.responses import HTMLResponse, Response
 
 from newsletter.config import Settings
 from newsletter.edition import content_of
+from newsletter.languages import DEFAULT_LANGUAGE, LANGUAGES
 from newsletter.links import UNSUBSCRIBE_PAGE
 from newsletter.render import personalize, render_edition
 from newsletter.select import parse_day
 from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, DeliveryStatus, Edition, EditionStatus
-from subscribers.validate import DEFAULT_LANG, LANGS
 
 PageMaker = Callable[..., HTMLResponse]
 _CACHED = 32  # rendered pages kept; MJML takes a good part of a second per page
@@ -107,9 +107,9 @@ def edition_page(page: PageMaker, engine: Engine, settings: Settings) -> Callabl
             day = parse_day(request.path_params["day"])  # one spelling per edition's address
         except ValueError:
             return _not_found(page)
-        lang = request.query_params.get("lang", DEFAULT_LANG)
-        if lang not in LANGS:
-            lang = DEFAULT_LANG
+        lang = request.query_params.get("lang", DEFAULT_LANGUAGE)
+        if lang not in LANGUAGES:
+            lang = DEFAULT_LANGUAGE
         html = await run_in_threadpool(rendered, day, lang)
         if html is None:
             return _not_found(page)

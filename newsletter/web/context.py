@@ -18,7 +18,6 @@ from newsletter.web.pages import render
 from newsletter.web.security import AttemptLimit, Csrf, IPNetwork
 
 Endpoint = Callable[[Request], Any]
-LANG_LABELS = {"en": "English", "ru": "Русский"}
 
 
 @dataclass

@@ -11,6 +11,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 from newsletter.delivery.smtp.mime import CRLF, Envelope, to_header
+from newsletter.languages import DEFAULT_LANGUAGE
 from newsletter.web.pages import render
 
 _SUBJECTS = {
@@ -44,7 +45,7 @@ def confirmation_envelope(
     message = EmailMessage(policy=SMTPUTF8 if smtputf8 else SMTP)
     message["From"] = sender
     message["To"] = recipient
-    message["Subject"] = _SUBJECTS.get(lang, _SUBJECTS["en"]).format(site=site_name)
+    message["Subject"] = _SUBJECTS.get(lang, _SUBJECTS[DEFAULT_LANGUAGE]).format(site=site_name)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2])
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this

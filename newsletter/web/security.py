@@ -238,7 +238,7 @@ class AttemptLimit:
     """How many attempts (sign-ups through the subscribe form) one client address may make: a
     token bucket per address, `per_hour` attempts at once, refilled evenly over the hour. Kept in
     memory, so each server process counts on its own. (The SMTP send rate is another thing:
-    `newsletter.deliver.pool.RateLimit`.)
+    `newsletter.delivery.smtp.pool.RateLimit`.)
 
     The table is ordered by last use: a client whose bucket has refilled is the same as one
     never seen, and such clients sit at the old end, so each request drops them from there

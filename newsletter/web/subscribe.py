@@ -9,12 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import subscribers as subs
+from newsletter.languages import DEFAULT_LANGUAGE, ENGLISH_NAMES, LANGUAGES, OWN_NAMES
 from newsletter.store.db import session_scope
 from newsletter.web.confirmations import enqueue
-from newsletter.web.context import LANG_LABELS, Endpoint, Web
+from newsletter.web.context import Endpoint, Web
 from newsletter.web.security import BadForm, client_key, field, read_form
 from subscribers.tokens import CONFIRM
-from subscribers.validate import LANGS
 
 MAX_EMAIL = 320  # RFC 5321's longest path; email-validator checks the parts
 
@@ -22,7 +22,7 @@ MAX_EMAIL = 320  # RFC 5321's longest path; email-validator checks the parts
 def subscribe_page(web: Web) -> Endpoint:
     async def subscribe(request: Request) -> Response:
         if request.method != "POST":  # GET, and HEAD with it: never acts, never counts
-            return _subscribe_form(web, request, email="", lang="en", problem=None)
+            return _subscribe_form(web, request, email="", lang=DEFAULT_LANGUAGE, problem=None)
         client = client_key(request, web.trusted_proxies)
         wait = web.limiter.allow(client)
         if wait:
@@ -36,9 +36,9 @@ def subscribe_page(web: Web) -> Endpoint:
         fields = await read_form(request)
         web.csrf.check(request, fields)
         email = field(fields, "email", max_length=MAX_EMAIL).strip()
-        lang = field(fields, "lang", max_length=8, default="en")
-        if lang not in LANGS:
-            raise BadForm("Choose English or Russian.")
+        lang = field(fields, "lang", max_length=8, default=DEFAULT_LANGUAGE)
+        if lang not in LANGUAGES:
+            raise BadForm(f"Choose {' or '.join(ENGLISH_NAMES.values())}.")
         try:
             subs.normalize_address(email)
         except subs.InvalidAddress as exc:
@@ -81,7 +81,7 @@ def _subscribe_form(
         title="Subscribe",
         email=email,
         lang=lang,
-        langs=list(LANG_LABELS.items()),
+        langs=list(OWN_NAMES.items()),
         max_email=MAX_EMAIL,
         problem=problem,
     )

@@ -23,7 +23,7 @@ from newsletter.desk.accounts import check_password
 from newsletter.edition import content_of, require_edition
 from newsletter.edition.choices import article_sentences, stored_choice
 from newsletter.errors import NewsletterError
-from newsletter.languages import LANGUAGES
+from newsletter.languages import ENGLISH_NAMES, LANGUAGES
 from newsletter.render import MAX_HTML_BYTES, personalize
 from newsletter.render.shape import reader_edition
 from newsletter.store.db import session_scope
@@ -38,7 +38,6 @@ from newsletter.web.security import BadForm, Fields, field, read_form
 GMAIL_CLIPS = 102 * 1024  # about where Gmail cuts a message's HTML
 VIEWS = {"desktop": 640, "phone": PHONE_WIDTH}  # preview frame widths in CSS pixels
 MAX_EMAIL = 320
-LANG_NAMES = {"en": "English", "ru": "Russian"}  # the desk speaks English to its editors
 CALENDAR_BACK = 14  # days before today; older editions are listed below them
 MAX_URL = 2048
 
@@ -256,10 +255,10 @@ def _act(desk: Desk, day: date, who: str, fields: Fields) -> str:
                 transport=transport,
             )
         return " ".join(
-            f"{LANG_NAMES[c.lang]} copy to {c.address}: accepted, the mail server answered "
+            f"{ENGLISH_NAMES[c.lang]} copy to {c.address}: accepted, the mail server answered "
             f"“{c.reply}”."
             if c.accepted
-            else f"{LANG_NAMES[c.lang]} copy to {c.address}: not sent: {c.reply}."
+            else f"{ENGLISH_NAMES[c.lang]} copy to {c.address}: not sent: {c.reply}."
             for c in copies
         )
     raise BadForm("Unknown action.")
@@ -340,7 +339,7 @@ def _edition_context(desk: Desk, day: date, lang: str, view: str) -> dict[str, A
         "sent": status in (EditionStatus.SENDING, EditionStatus.SENT),
         "require_approval": settings.edition.require_approval,
         "lang": lang,
-        "langs": list(LANG_NAMES.items()),
+        "langs": list(ENGLISH_NAMES.items()),
         "view": view,
         "frame_width": VIEWS[view],
         "frame_src": f"{desk.root}/edition/{day.isoformat()}/email?lang={lang}",
