@@ -1,5 +1,5 @@
-"""The one language list (`newsletter.languages`), and the per-language tables elsewhere that
-must cover exactly that list."""
+"""The one language list and the one language detector (`newsletter.languages`), and the
+per-language tables elsewhere that must cover exactly that list."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from newsletter.languages import (
     ENGLISH_NAMES,
     LANGUAGES,
     OWN_NAMES,
+    detect_language,
     language_of_tag,
 )
 from newsletter.render.labels import (
@@ -22,6 +23,38 @@ from newsletter.render.labels import (
     MORE_STORIES,
     SECTIONS,
 )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # No letters at all: digits, punctuation and dashes do not count.
+        ("", "en"),
+        ("2024 — 15:30 (+3)", "en"),
+        ("Да! 2024, 15:30", "ru"),
+        # Mixed: Russian only when more than half the letters are Cyrillic; a tie is English.
+        ("Да no", "en"),
+        ("Дай no", "ru"),
+        ("Учения ПВО зимой: кто что видел? Yes", "ru"),
+        ("Hypersonic glide vehicles: hype or real threat? Да", "en"),
+        # Ukrainian and Serbian letters are Cyrillic, outside а-я: "її" is Ukrainian for "her".
+        ("її", "ru"),
+        ("Її їжак і є", "ru"),
+        ("ђ, ј, љ, њ, ћ, џ", "ru"),
+        # Cyrillic Supplement (U+0500-U+052F), letters of Komi, Abkhaz and others.
+        ("Ԥ Ԧ ԧ ԫ", "ru"),
+        # Look-alikes count for the script they are encoded in, so a few do not flip a text:
+        # Cyrillic "е" and "о" in English words, Latin "M" and "a" in a Russian one.
+        ("Hеllо wоrld", "en"),
+        ("Mосквa", "ru"),
+        ("АВС", "ru"),  # Cyrillic А, В, С
+        ("ABC", "en"),
+        # Another alphabet's letters are letters, not Cyrillic.
+        ("Αθήνα και Москва", "en"),
+    ],
+)
+def test_detect_language(text: str, expected: str) -> None:
+    assert detect_language(text) == expected
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ import newsletter
 from newsletter import edition
 from newsletter.config import Settings
 from newsletter.content import PostExcerpt, PostRecord
-from newsletter.summarize import guess_language, split_sentences, summarize_thread
+from newsletter.languages import detect_language
+from newsletter.summarize import split_sentences, summarize_thread
 
 SAMPLES = Path(newsletter.__file__).parent / "sample_content"
 AT = datetime(2024, 12, 23, 12, 0, tzinfo=UTC)
@@ -60,9 +61,9 @@ def test_empty_threads_give_no_extract() -> None:
 
 
 def test_language_is_guessed_from_the_script() -> None:
-    assert guess_language("Учения ПВО зимой: кто что видел? Yes") == "ru"
-    assert guess_language("Hypersonic glide vehicles: hype or real threat? Да") == "en"
-    assert guess_language("") == "en"
+    assert detect_language("Учения ПВО зимой: кто что видел? Yes") == "ru"
+    assert detect_language("Hypersonic glide vehicles: hype or real threat? Да") == "en"
+    assert detect_language("") == "en"
 
 
 def test_build_stores_extracts_and_the_content_reads_them_back(
@@ -87,4 +88,4 @@ def test_build_stores_extracts_and_the_content_reads_them_back(
     # A thread with posts in both languages is quoted in each reader's own.
     mixed = next(t for t in content.threads if t.title == "Lessons of the year for air defence")
     for lang in ("en", "ru"):
-        assert {guess_language(e.text) for e in mixed.extract_for(lang)} == {lang}
+        assert {detect_language(e.text) for e in mixed.extract_for(lang)} == {lang}

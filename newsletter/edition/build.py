@@ -19,7 +19,7 @@ from newsletter.content import ArticleItem, EditionContent, PostExcerpt, ThreadI
 from newsletter.edition.choices import chosen_blurb, stored_choice
 from newsletter.errors import BuildRace, EditionStateError, NewsletterError, NothingToSend
 from newsletter.ingest import read_file
-from newsletter.languages import LANGUAGES
+from newsletter.languages import LANGUAGES, detect_language
 from newsletter.render import render_edition
 from newsletter.render.shape import MAX_THREADS
 from newsletter.select import day_bounds
@@ -44,7 +44,7 @@ from newsletter.store.models import (
     Post,
     Thread,
 )
-from newsletter.summarize import guess_language, summarize, summarize_thread
+from newsletter.summarize import summarize, summarize_thread
 
 DAY_THREADS = 1000  # threads of one day read for ranking, at most
 LEAD_WORDS = 60  # of an article's first paragraph, compared to find the same story twice
@@ -289,13 +289,13 @@ def _thread_item(thread: Thread, activity: ThreadActivity, reply_to_url: str | N
     one per reader language, quoting that language's posts when the thread has some."""
     posts_by_lang: dict[str, list[Post]] = {}
     for post in thread.posts:
-        posts_by_lang.setdefault(guess_language(post.body), []).append(post)
+        posts_by_lang.setdefault(detect_language(post.body), []).append(post)
     all_text = " ".join([thread.title, *(post.body for post in thread.posts)])
     extracts = {}
     for lang in LANGUAGES:
         own = posts_by_lang.get(lang)
         extract = summarize_thread(
-            own or thread.posts, lang=lang if own else guess_language(all_text), title=thread.title
+            own or thread.posts, lang=lang if own else detect_language(all_text), title=thread.title
         )
         extracts[lang] = [{"author": e.author, "text": e.text} for e in extract]
     return EditionItem(

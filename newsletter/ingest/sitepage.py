@@ -15,6 +15,7 @@ from newsletter.content import ArticleRecord, IngestBatch, ThreadRecord
 from newsletter.errors import InputError
 from newsletter.ingest import checks
 from newsletter.ingest.common import check_url, collapse_spaces, split_lines, stable_key
+from newsletter.languages import detect_language
 
 PAGE_KEY = "urn:newsletter:page:"
 DISCUSSION_KEY = "urn:newsletter:discussion:"
@@ -66,13 +67,6 @@ def _is_name(paragraph: str) -> bool:
     return len(words) <= _MAX_AUTHOR_WORDS and not paragraph.endswith(_SENTENCE_END)
 
 
-def detect_lang(text: str) -> str:
-    """'ru' when most letters are Cyrillic: the site publishes in both languages."""
-    letters = [char for char in text if char.isalpha()]
-    cyrillic = sum(1 for char in letters if "\u0400" <= char <= "\u04ff")
-    return "ru" if letters and cyrillic / len(letters) > 0.5 else "en"
-
-
 def _article(
     path: Path, lines: list[str], published_at: datetime, lang: str | None, url: str | None
 ) -> ArticleRecord:
@@ -92,7 +86,7 @@ def _article(
         title=title,
         body=text,
         published_at=published_at,
-        lang=lang or detect_lang(text),
+        lang=lang or detect_language(text),
         author=author,
     )
 

@@ -16,7 +16,7 @@ from newsletter.errors import NewsletterError
 from newsletter.summarize.base import Summarizer
 from newsletter.summarize.centroid import CentroidSummarizer
 from newsletter.summarize.lead import LeadSummarizer
-from newsletter.summarize.text import clean_text, guess_language, split_sentences
+from newsletter.summarize.text import clean_text, split_sentences
 from newsletter.summarize.textrank import TextRankSummarizer
 from newsletter.summarize.thread import summarize_thread
 
@@ -26,7 +26,6 @@ __all__ = [
     "METHODS",
     "Summarizer",
     "clean_text",
-    "guess_language",
     "split_sentences",
     "summarize",
     "summarize_thread",

@@ -101,14 +101,6 @@ def _language_code(lang: str) -> str:
     return code
 
 
-def guess_language(text: str) -> str:
-    """ "ru" when most letters of `text` are Cyrillic, else "en": for texts that carry no
-    language of their own, such as forum threads."""
-    cyrillic = sum(1 for char in text if "а" <= char.lower() <= "я" or char in "ёЁ")
-    letters = sum(1 for char in text if char.isalpha())
-    return "ru" if letters and cyrillic * 2 > letters else "en"
-
-
 def split_sentences(text: str, lang: str) -> list[str]:
     """Split `text` as given (call `clean_text` first for markup) into sentences, in order.
 
