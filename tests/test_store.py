@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from newsletter import pipeline
+from newsletter.config import Settings
 from newsletter.content import ArticleRecord, IngestBatch, PostRecord, ThreadRecord
+from newsletter.delivery.smtp import SmtpTransport
+from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import NewsletterError
 from newsletter.select import day_bounds
 from newsletter.store import queries
 from newsletter.store.db import make_engine, session_scope
-from newsletter.store.migrate import _config, ensure_current
-from newsletter.store.models import Article, Edition, Post, Subscriber, Thread
+from newsletter.store.migrate import _config, ensure_current, upgrade
+from newsletter.store.models import Article, Delivery, Edition, Post, Subscriber, Thread
+from tests.smtp_faults import DAY, make_edition
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -173,3 +179,29 @@ def test_one_edition_per_date(engine: Engine) -> None:
         session.add(Edition(edition_date=date(2024, 12, 23), subject="s"))
     with pytest.raises(IntegrityError), session_scope(engine) as session:
         session.add(Edition(edition_date=date(2024, 12, 23), subject="again"))
+
+
+def test_downgrading_past_the_subscriber_history_keeps_deliveries(
+    engine: Engine, settings: Settings, smtp_server: SavingSmtpServer, tmp_path: Path
+) -> None:
+    """SQLite rebuilds a table to drop a column the old way, and with foreign keys on, dropping
+    the old subscribers table deletes every subscriber's deliveries with it (ON DELETE CASCADE)."""
+    make_edition(engine, settings, tmp_path, ["ann@example.org", "bob@example.org"])
+    with SmtpTransport(settings.smtp) as transport:
+        assert (
+            pipeline.send(engine=engine, settings=settings, day=DAY, transport=transport).sent == 2
+        )
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM deliveries")).scalar() == 2
+        assert connection.execute(text("SELECT count(*) FROM subscribers")).scalar() == 2
+        columns = connection.execute(text("SELECT * FROM subscribers")).keys()
+        assert not {"confirmed_at", "unsubscribed_at", "confirmation_sent_at", "sections"} & set(
+            columns
+        )
+    upgrade(engine)
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 2

@@ -71,11 +71,7 @@ def downgrade() -> None:
     op.drop_table("suppressions")
     op.drop_index(op.f("ix_subscriber_events_subscriber_id"), table_name="subscriber_events")
     op.drop_table("subscriber_events")
-    # SQLite rebuilds the table to drop columns, and cannot carry an expression index across.
-    op.drop_index("uq_subscribers_email_lower", table_name="subscribers")
-    with op.batch_alter_table("subscribers") as batch:
-        for name in (*_NEW_COLUMNS, "sections"):
-            batch.drop_column(name)
-    op.create_index(
-        "uq_subscribers_email_lower", "subscribers", [sa.text("lower(email)")], unique=True
-    )
+    # ALTER TABLE ... DROP COLUMN, also on SQLite (3.35+): a batch rebuild would drop the old
+    # table, and with foreign keys on that deletes every subscriber's deliveries.
+    for name in (*_NEW_COLUMNS, "sections"):
+        op.execute(f"ALTER TABLE subscribers DROP COLUMN {name}")
