@@ -192,22 +192,28 @@ def preview(
 ) -> PreviewResult:
     """Write the edition as each language's .html, .txt and .eml, as a subscriber with no
     sections chosen would get it; with `screenshots`, also how Chromium shows each .html on a
-    desktop and on a phone, in light and dark mode."""
+    desktop and on a phone, in light and dark mode.
+
+    Its links are a test copy's (`send --to`): signed, so they need the secret key, and their
+    pages say they belong to a test copy and change nothing. Without the key it writes nothing:
+    any other link would lead to an error page, and differ in length from a reader's."""
     messages = Messages(load_content(engine=engine, settings=settings, day=day), settings)
+    unsubscribe = messages.unsubscribe_url(None)
+    preferences = messages.preferences_url(None)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     pages: list[tuple[str, Path]] = []
     sizes: list[LanguageSize] = []
-    unsubscribe = f"{settings.require_base_url()}/unsubscribe/preview"
     for lang in LANGUAGES:
         rendered = messages.rendered(lang)
         sizes.append(LanguageSize(lang, rendered.size, rendered.fitting()))
-        html, text = personalize(rendered, unsubscribe_url=unsubscribe)
+        html, text = personalize(rendered, unsubscribe_url=unsubscribe, preferences_url=preferences)
         message = messages.message(
             lang=lang,
             to_address=parseaddr(settings.require_from())[1],
             to_name=None,
             unsubscribe=unsubscribe,
+            preferences=preferences,
         )
         stem = out_dir / f"edition-{day.isoformat()}.{lang}"
         for suffix, data in ((".html", html), (".txt", text)):

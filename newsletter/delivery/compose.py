@@ -127,9 +127,10 @@ class Messages:
         to_name: str | None,
         unsubscribe: str,
         message_id: str | None = None,
+        preferences: str | None = None,
     ) -> EmailMessage:
         rendered = self.rendered(lang)
-        html, text = personalize(rendered, unsubscribe_url=unsubscribe)
+        html, text = personalize(rendered, unsubscribe_url=unsubscribe, preferences_url=preferences)
         return compose(
             sender=self._settings.require_from(),
             to_address=to_address,
