@@ -222,6 +222,20 @@ def test_edition_page_shows_preview_size_text_and_history(desk: DeskSite) -> Non
     assert "sandbox" in frame.headers["content-security-policy"]
 
 
+def test_the_previews_links_open_a_test_copys_pages(desk: DeskSite) -> None:
+    """The framed email and the text part link where a test copy does: signed links whose
+    pages answer, say they belong to a test copy, and change nothing."""
+    desk.sign_in()
+    frame = desk.http.get(f"{EDITION}/email", params={"lang": "en"}).text
+    text = desk.http.get(EDITION, params={"lang": "en"}).text
+    for kind in ("unsubscribe", "preferences"):
+        (link,) = set(re.findall(rf'href="{re.escape(desk.base)}(/{kind}/[^"]+)"', frame))
+        assert f"{desk.base}{link}" in text  # the text part shown beside it
+        page = desk.http.get(link)
+        assert page.status_code == 200, page.text
+        assert "This is a test copy" in page.text and "nothing was changed" in page.text
+
+
 def test_rebuild_after_new_articles_keeps_editors_changes(
     sqlite_url: str, smtp_server: SavingSmtpServer
 ) -> None:

@@ -24,7 +24,7 @@ from newsletter.edition import content_of, require_edition
 from newsletter.edition.choices import article_sentences, stored_choice
 from newsletter.errors import NewsletterError
 from newsletter.languages import ENGLISH_NAMES, LANGUAGES
-from newsletter.render import MAX_HTML_BYTES, personalize
+from newsletter.render import MAX_HTML_BYTES, RenderedEdition, personalize
 from newsletter.render.shape import reader_edition
 from newsletter.store.db import session_scope
 from newsletter.store.models import Article, EditionStatus, Editor, ItemKind
@@ -329,7 +329,7 @@ def _edition_context(desk: Desk, day: date, lang: str, view: str) -> dict[str, A
         ]
     messages = Messages(content, settings)
     rendered = {code: messages.rendered(code) for code in LANGUAGES}
-    html, text = personalize(rendered[lang], unsubscribe_url=_preview_unsubscribe(desk))
+    html, text = _with_test_links(messages, rendered[lang])
     height = desk.meter.height(html)
     return {
         "day": day,
@@ -362,8 +362,14 @@ def _edition_context(desk: Desk, day: date, lang: str, view: str) -> dict[str, A
     }
 
 
-def _preview_unsubscribe(desk: Desk) -> str:
-    return f"{desk.web.base_url}/unsubscribe/preview"
+def _with_test_links(messages: Messages, rendered: RenderedEdition) -> tuple[str, str]:
+    """(html, text) with a test copy's links, as `send --to` mails them: an editor who clicks
+    one sees a page saying it belongs to a test copy, and nothing changes."""
+    return personalize(
+        rendered,
+        unsubscribe_url=messages.unsubscribe_url(None),
+        preferences_url=messages.preferences_url(None),
+    )
 
 
 def _email(desk: Desk) -> Any:
@@ -390,8 +396,8 @@ def _email(desk: Desk) -> Any:
 def _email_html(desk: Desk, day: date, lang: str) -> str:
     with session_scope(desk.web.engine) as session:
         content = content_of(require_edition(session=session, day=day), desk.web.settings)
-    rendered = Messages(content, desk.web.settings).rendered(lang)
-    return personalize(rendered, unsubscribe_url=_preview_unsubscribe(desk))[0]
+    messages = Messages(content, desk.web.settings)
+    return _with_test_links(messages, messages.rendered(lang))[0]
 
 
 def _delivery(desk: Desk) -> Any:
