@@ -172,6 +172,40 @@ def test_actions_need_the_pages_token_and_a_same_origin_request(desk: DeskSite) 
     assert desk.actions() == ["exclude"]
 
 
+def test_cross_site_posts_to_desk_actions_are_refused(desk: DeskSite) -> None:
+    """The desk's actions and sign-in pass the site's one CSRF check (`Csrf`), the public
+    forms' own: a request another site's page made is refused even with a good token."""
+    foreign = (
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},  # a sibling subdomain is another site
+        {"Origin": "https://attacker.example"},
+        {"Sec-Fetch-Site": "same-origin", "Origin": "https://attacker.example"},
+    )
+    for headers in foreign:
+        token = desk.token("/desk/login")
+        refused = desk.http.post(
+            "/desk/login",
+            data={"email": EDITOR, "password": PASSWORD, "csrf": token},
+            headers=headers,
+        )
+        assert refused.status_code == 403, headers
+        assert "did not come from this site" in refused.text
+        assert "newsletter_desk" not in refused.headers.get("set-cookie", "")
+    desk.sign_in()
+    posts = (
+        (EDITION, {"action": "exclude", "url": HANOI}),
+        (EDITION, {"action": "approve"}),
+        ("/desk", {"action": "signout"}),
+    )
+    for path, form in posts:
+        for headers in foreign:
+            refused = desk.http.post(path, data={**form, "csrf": desk.token(path)}, headers=headers)
+            assert refused.status_code == 403, (path, form, headers)
+            assert "did not come from this site" in refused.text
+    assert desk.actions() == []
+    assert desk.http.get("/desk").status_code == 200  # still signed in: no sign-out went through
+
+
 def test_wrong_passwords_beyond_the_limit_are_refused(desk: DeskSite) -> None:
     for _ in range(FAILURES_PER_ACCOUNT):
         assert desk.sign_in(password="wrong password!").status_code == 403

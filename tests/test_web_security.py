@@ -144,6 +144,19 @@ def test_forms_from_another_site_are_refused(site: Site) -> None:
         assert site.http.post("/subscribe", data=form, headers=same).status_code == 200, same
 
 
+def test_a_foreign_origin_is_refused_whatever_sec_fetch_site_says(site: Site) -> None:
+    """Both of the browser's words must say this site: a same-origin Sec-Fetch-Site does not
+    excuse an Origin of another site."""
+    form = _form(site, "ann@example.org")
+    refused = site.http.post(
+        "/subscribe",
+        data=form,
+        headers={"Sec-Fetch-Site": "same-origin", "Origin": "https://evil.example"},
+    )
+    assert refused.status_code == 403
+    assert "did not come from this site" in refused.text
+
+
 def test_a_form_token_works_once(site: Site) -> None:
     form = _form(site, "ann@example.org")
     assert site.http.post("/subscribe", data=form).status_code == 200

@@ -133,15 +133,13 @@ class Csrf:
         )
 
     def check(self, request: Request, fields: Fields) -> None:
-        # Browsers that send Sec-Fetch-Site say whose page sent the form; older ones send an
-        # Origin, which is "null" from our own pages too (they set Referrer-Policy: no-referrer),
-        # and then, as without either header, the token decides alone.
+        # Browsers that send Sec-Fetch-Site say whose page sent the form; older ones send only
+        # an Origin, which is "null" from our own pages too (they set Referrer-Policy:
+        # no-referrer), and without either header the token decides alone. Where both are
+        # sent, both must say this site: one browser's word never excuses the other's.
         site = request.headers.get("sec-fetch-site")
         origin = request.headers.get("origin", "null").lower()
-        if site is not None:
-            if site != "same-origin":
-                raise BadForm(_STALE_FORM, 403)
-        elif origin not in ("null", self._origin):
+        if (site is not None and site != "same-origin") or origin not in ("null", self._origin):
             raise BadForm(_STALE_FORM, 403)
         token = field(fields, CSRF_FIELD, max_length=500)
         try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,8 +23,6 @@ from newsletter.web.desk.session import (
 )
 from newsletter.web.pages import render
 from newsletter.web.security import BadForm, Fields, field, read_form
-
-_CROSS_SITE = "This action did not come from the desk's own page. Reload the page and try again."
 
 DeskHandler = Callable[[Request, Editor, Fields | None], Awaitable[Response]]
 
@@ -51,17 +48,6 @@ class Desk:
     @property
     def root(self) -> str:
         return f"{self.web.base_url}/desk"
-
-    def check_origin(self, request: Request) -> None:
-        """The browser's word on who sent the request: Sec-Fetch-Site must say this site, and
-        an Origin, when sent, must be this site's ("null" too: the desk's pages send no
-        Referer, and some browsers then send Origin: null from them)."""
-        parts = urlsplit(self.web.base_url)
-        own = f"{parts.scheme}://{parts.netloc}".lower()
-        site = request.headers.get("sec-fetch-site")
-        origin = request.headers.get("origin", "null").lower()
-        if (site is not None and site != "same-origin") or origin not in ("null", own):
-            raise BadForm(_CROSS_SITE, 403)
 
     def page(
         self,
@@ -105,8 +91,9 @@ def protect_desk(response: Response) -> None:
 
 def signed_in(desk: Desk, handler: DeskHandler) -> Callable[[Request], Awaitable[Response]]:
     """The endpoint for `handler`: a page without a session sends the browser to the sign-in
-    page, an action without one is refused; an action must also pass the origin and CSRF
-    checks. Every POST may be the sign-out button of the page's header."""
+    page, an action without one is refused; an action must also pass the site's one CSRF
+    check (`Csrf.check`: the browser's word on the origin, then the page's token). Every POST
+    may be the sign-out button of the page's header."""
 
     async def endpoint(request: Request) -> Response:
         editor = await run_in_threadpool(desk.sessions.editor, request, desk.web.engine)
@@ -116,7 +103,6 @@ def signed_in(desk: Desk, handler: DeskHandler) -> Callable[[Request], Awaitable
             raise BadForm("You are not signed in. Sign in again at the desk.", 403)
         fields: Fields | None = None
         if request.method == "POST":
-            desk.check_origin(request)
             fields = await read_form(request)
             desk.web.csrf.check(request, fields)
             if field(fields, "action", max_length=40) == "signout":

@@ -61,7 +61,6 @@ def _login(desk: Desk) -> Any:
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return desk.page(request, "login.html.j2", title="Sign in", editor=None, problem=None)
-        desk.check_origin(request)
         fields = await read_form(request)
         desk.web.csrf.check(request, fields)
         email = field(fields, "email", max_length=MAX_EMAIL).strip().lower()
