@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ from newsletter.store.migrate import _config, upgrade
 from newsletter.store.models import Article, EditorAction, ItemOverride
 from newsletter.store.queries import get_edition, store_batch
 from newsletter.web import create_app
-from newsletter.web.desk.session import FAILURES_PER_ACCOUNT, SESSION_HOURS
+from newsletter.web.desk.session import FAILURES_PER_ACCOUNT, FAILURES_PER_CLIENT, SESSION_HOURS
 from tests.conftest import serving
 from tests.web_site import Clock
 
@@ -86,7 +87,9 @@ class DeskSite:
 
 
 @contextmanager
-def open_desk(database_url: str, smtp: SavingSmtpServer) -> Iterator[DeskSite]:
+def open_desk(database_url: str, smtp: SavingSmtpServer, **app: Any) -> Iterator[DeskSite]:
+    """The desk on a fresh store holding the sample day; `app`: more of `create_app`'s
+    arguments (`trusted_proxies`)."""
     engine = make_engine(database_url)
     upgrade(engine)
     clock = Clock(time.time())
@@ -101,7 +104,7 @@ def open_desk(database_url: str, smtp: SavingSmtpServer) -> Iterator[DeskSite]:
             smtp=SmtpSettings(host=smtp.host, port=smtp.port),
         )
         made["settings"] = settings
-        return create_app(settings=settings, engine=engine, clock=clock)
+        return create_app(settings=settings, engine=engine, clock=clock, **app)
 
     with serving(make_app) as base, httpx.Client(base_url=base, timeout=60) as http:
         sample_day(engine, made["settings"])
@@ -216,6 +219,49 @@ def test_wrong_passwords_beyond_the_limit_are_refused(desk: DeskSite) -> None:
     assert desk.http.get("/desk").status_code == 303
     desk.clock.advance(16 * 60)  # the failures age out
     assert desk.sign_in().status_code == 303
+
+
+def _fail_sign_ins(desk: DeskSite, forwarded_for: list[str]) -> list[int]:
+    """A wrong sign-in as each X-Forwarded-For in turn, each for another address, so that only
+    the limit per client can refuse one; the answers' status codes."""
+    codes = []
+    for n, forwarded in enumerate(forwarded_for):
+        token = desk.token("/desk/login")
+        answer = desk.http.post(
+            "/desk/login",
+            data={"email": f"nobody{n}@example.org", "password": "wrong password!", "csrf": token},
+            headers={"X-Forwarded-For": forwarded},
+        )
+        codes.append(answer.status_code)
+    return codes
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(
+    sqlite_url: str, smtp_server: SavingSmtpServer
+) -> None:
+    """The clients behind the site's reverse proxy (127.0.0.1 here) are told apart by the
+    X-Forwarded-For it adds, as the subscribe form's limit tells them apart."""
+    with open_desk(sqlite_url, smtp_server, trusted_proxies=("127.0.0.1",)) as desk:
+        one, other = "203.0.113.7", "198.51.100.7"
+        codes = _fail_sign_ins(desk, [one] * (FAILURES_PER_CLIENT + 1))
+        assert codes == [403] * FAILURES_PER_CLIENT + [429]
+        assert _fail_sign_ins(desk, [other]) == [403]  # a wrong password, not the limit
+        token = desk.token("/desk/login")
+        signed_in = desk.http.post(
+            "/desk/login",
+            data={"email": EDITOR, "password": PASSWORD, "csrf": token},
+            headers={"X-Forwarded-For": f"{one}, {other}"},  # the proxy's entry is the rightmost
+        )
+        assert signed_in.status_code == 303
+
+
+def test_an_untrusted_peer_cannot_spread_its_sign_ins_over_made_up_clients(
+    desk: DeskSite,
+) -> None:
+    """Without a trusted proxy X-Forwarded-For is whatever the client wrote: the limit counts
+    the peer's own address, whatever it claims."""
+    made_up = [f"203.0.113.{n}" for n in range(FAILURES_PER_CLIENT + 1)]
+    assert _fail_sign_ins(desk, made_up) == [403] * FAILURES_PER_CLIENT + [429]
 
 
 def test_a_removed_editor_is_signed_out(desk: DeskSite) -> None:

@@ -33,7 +33,7 @@ from newsletter.web.context import Web
 from newsletter.web.desk.chart import delivery_chart
 from newsletter.web.desk.guard import Desk, signed_in
 from newsletter.web.desk.measure import PHONE_HEIGHT, PHONE_WIDTH
-from newsletter.web.security import BadForm, Fields, field, read_form
+from newsletter.web.security import BadForm, Fields, client_key, field, read_form
 
 GMAIL_CLIPS = 102 * 1024  # about where Gmail cuts a message's HTML
 VIEWS = {"desktop": 640, "phone": PHONE_WIDTH}  # preview frame widths in CSS pixels
@@ -65,7 +65,7 @@ def _login(desk: Desk) -> Any:
         desk.web.csrf.check(request, fields)
         email = field(fields, "email", max_length=MAX_EMAIL).strip().lower()
         password = field(fields, "password", max_length=1000)
-        client = request.client.host if request.client else "unknown"
+        client = client_key(request, desk.web.trusted_proxies)
         wait = max(desk.per_account.wait(email), desk.per_client.wait(client))
         if wait:
             response = desk.page(
