@@ -3,6 +3,7 @@ set, and a real SMTP server on 127.0.0.1 that keeps what it receives."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -11,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import date, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -19,16 +21,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
+from alembic import command
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
 
-from newsletter.config import Settings, SmtpSettings
+from newsletter.config import DEFAULT_TIMEZONE, Settings, SmtpSettings
 from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.errors import NewsletterError
 from newsletter.render.screenshots import chromium
 from newsletter.store.db import make_engine
-from newsletter.store.migrate import upgrade
+from newsletter.store.migrate import _config, upgrade
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_PAGE = FIXTURES / "site-page-2024-12-23.txt"
@@ -92,6 +95,34 @@ def settings(database_url: str, smtp_server: SavingSmtpServer) -> Settings:
         secret_key=secrets.token_hex(32),
         smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port),
     )
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision`, as Alembic's `downgrade` command does."""
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def articles_of(path: Path, *days: date) -> Path:
+    """A JSON Lines file of one English article at noon of each day in the site's zone, titled
+    after its day."""
+    lines = [
+        {
+            "type": "article",
+            "url": f"https://vpk-news.example/articles/{day}",
+            "title": f"Article of {day}",
+            "body": f"The article of {day} has two sentences. This is the second of them.",
+            "published_at": datetime(
+                day.year, day.month, day.day, 12, tzinfo=DEFAULT_TIMEZONE
+            ).isoformat(),
+            "lang": "en",
+        }
+        for day in days
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines), "utf-8")
+    return path
 
 
 def received(server: SavingSmtpServer) -> list[EmailMessage]:

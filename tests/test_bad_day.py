@@ -7,7 +7,6 @@ be built again. Real processes, a real SQLite file, a real SMTP server on 127.0.
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from newsletter.store.models import (
 from newsletter.web.archive import sent_edition, sent_editions
 from tests.conftest import received
 from tests.inprocess import Cli, error_lines, in_process_cli
+from tests.processes import newsletter_env
 
 DAY1, DAY2 = date(2024, 12, 22), date(2024, 12, 23)
 
@@ -40,15 +40,7 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def env(db_url: str, smtp_server: SavingSmtpServer, tmp_path: Path) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "NEWSLETTER_DATABASE_URL": db_url,
-        "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
-        "NEWSLETTER_BASE_URL": "https://news.example.org",
-        "NEWSLETTER_SECRET_KEY": secrets.token_hex(32),
-        "NEWSLETTER_SMTP_HOST": smtp_server.host,
-        "NEWSLETTER_SMTP_PORT": str(smtp_server.port),
+    return newsletter_env(db_url=db_url, smtp=smtp_server, home=tmp_path) | {
         "NEWSLETTER_DELIVERY_BACKOFF_SECONDS": "0.1",
         "NEWSLETTER_DELIVERY_MAX_ATTEMPTS": "2",
     }

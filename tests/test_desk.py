@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from sqlalchemy import Engine, select, text
 from starlette.applications import Starlette
 
@@ -29,12 +28,12 @@ from newsletter.edition import build, ingest, load_content
 from newsletter.edition.choices import article_sentences
 from newsletter.errors import EditionStateError
 from newsletter.store.db import make_engine, session_scope
-from newsletter.store.migrate import _config, upgrade
+from newsletter.store.migrate import upgrade
 from newsletter.store.models import Article, EditorAction, ItemOverride
 from newsletter.store.queries import get_edition, store_batch
 from newsletter.web import create_app
 from newsletter.web.desk.session import FAILURES_PER_ACCOUNT, FAILURES_PER_CLIENT, SESSION_HOURS
-from tests.conftest import serving
+from tests.conftest import downgrade, serving
 from tests.web_site import Clock
 
 DAY = date(2024, 12, 23)
@@ -499,10 +498,7 @@ def test_downgrading_the_desk_keeps_editions_items(sqlite_url: str) -> None:
     with engine.connect() as connection:
         items = connection.execute(text("SELECT count(*) FROM edition_items")).scalar()
     assert items
-    config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0006")
+    downgrade(engine, "0006")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM edition_items")).scalar() == items
         columns = connection.execute(text("SELECT * FROM editions")).keys()

@@ -3,10 +3,6 @@ for approval. Real processes, a real SQLite file, a real SMTP server on 127.0.0.
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,12 +13,12 @@ from newsletter.errors import EXIT_AWAITING_APPROVAL
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.models import Delivery, Editor
 from tests.conftest import received
+from tests.inprocess import Cli
+from tests.processes import newsletter_env, process_cli
 
 SAMPLES = Path(__file__).parents[1] / "newsletter" / "sample_content"
 BUNDLED = [SAMPLES / n for n in ("articles.jsonl", "threads.jsonl", "feed-atom.xml")]
 DAY = "2024-12-23"
-
-Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
@@ -32,32 +28,7 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def cli(db_url: str, smtp_server: SavingSmtpServer, tmp_path: Path) -> Cli:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "NEWSLETTER_DATABASE_URL": db_url,
-        "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
-        "NEWSLETTER_BASE_URL": "https://news.example.org",
-        "NEWSLETTER_SECRET_KEY": secrets.token_hex(32),
-        "NEWSLETTER_SMTP_HOST": smtp_server.host,
-        "NEWSLETTER_SMTP_PORT": str(smtp_server.port),
-    }
-
-    def run(
-        *args: str | Path, expect: int = 0, stdin: str = "", **extra_env: str
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "newsletter", *map(str, args)],
-            env=env | extra_env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == expect, done.stdout + done.stderr
-        return done
-
+    run = process_cli(newsletter_env(db_url=db_url, smtp=smtp_server, home=tmp_path))
     run("db", "upgrade")
     return run
 

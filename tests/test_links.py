@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from alembic import command
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import Engine, select, text
 
@@ -21,7 +20,7 @@ from newsletter.config import Settings
 from newsletter.delivery.bounces.mailbox import import_bounces
 from newsletter.delivery.smtp.sink import SavingSmtpServer
 from newsletter.store.db import make_engine, session_scope
-from newsletter.store.migrate import _config, upgrade
+from newsletter.store.migrate import upgrade
 from newsletter.store.models import LINK_KEY_LENGTH, Subscriber, SubscriberStatus
 from subscribers import (
     add_subscriber,
@@ -30,7 +29,7 @@ from subscribers import (
     record_change,
     subscriber_for_link,
 )
-from tests.conftest import FIXTURES, received
+from tests.conftest import FIXTURES, downgrade, received
 from tests.smtp_faults import DAY, make_edition
 from tests.web_site import Site, open_site
 
@@ -205,10 +204,7 @@ def test_downgrading_the_link_keys_keeps_everything_else(engine: Engine) -> None
     the old table deletes every history entry with it."""
     with session_scope(engine) as session:
         add_subscriber(session=session, email="ann@example.org")
-    config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0003")
+    downgrade(engine, "0003")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM subscriber_events")).scalar() == 1
         columns = connection.execute(text("SELECT * FROM subscribers")).keys()

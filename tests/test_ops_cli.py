@@ -4,11 +4,7 @@ UTC, strict `--date` values, one line on stderr, what `status` and `db upgrade` 
 from __future__ import annotations
 
 import dataclasses
-import json
-import secrets
 import subprocess
-import sys
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +22,9 @@ from newsletter.store.db import make_engine, session_scope
 from newsletter.store.models import Edition
 from newsletter.web import create_app
 from subscribers import add_subscriber
-from tests.conftest import received, serving
+from tests.conftest import articles_of, received, serving
+from tests.inprocess import Cli
+from tests.processes import newsletter_env, process_cli
 
 SAMPLES = Path(__file__).parents[1] / "newsletter" / "sample_content"
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -39,8 +37,6 @@ DATED_COMMANDS = [
     ["preview", "--out", "preview"],
 ]
 
-Cli = Callable[..., subprocess.CompletedProcess[str]]
-
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
@@ -50,29 +46,11 @@ def db_url(tmp_path: Path) -> str:
 @pytest.fixture
 def cli(db_url: str, smtp_server: SavingSmtpServer, tmp_path: Path) -> Cli:
     """The installed command in a process of its own, its clock's zone UTC as on most servers."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "TZ": "UTC",
-        "NEWSLETTER_DATABASE_URL": db_url,
-        "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
-        "NEWSLETTER_BASE_URL": "https://news.example.org",
-        "NEWSLETTER_SECRET_KEY": secrets.token_urlsafe(32),
-        "NEWSLETTER_SMTP_HOST": smtp_server.host,
-        "NEWSLETTER_SMTP_PORT": str(smtp_server.port),
-    }
+    env = newsletter_env(db_url=db_url, smtp=smtp_server, home=tmp_path) | {"TZ": "UTC"}
+    command = process_cli(env, cwd=tmp_path)
 
     def run(*args: str | Path, expect: int = 0, **extra: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "newsletter", *map(str, args)],
-            env=env | extra,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == expect, done.stdout + done.stderr
+        done = command(*args, expect=expect, **extra)
         assert "Traceback" not in done.stderr, done.stderr
         return done
 
@@ -84,23 +62,6 @@ def _editions(db_url: str) -> int:
         return int(session.scalar(select(func.count()).select_from(Edition)) or 0)
 
 
-def _articles_on(path: Path, *days: date) -> Path:
-    """One English article at noon in Moscow of each day, titled after it."""
-    lines = [
-        {
-            "type": "article",
-            "url": f"https://x.example/{day}",
-            "title": f"Article of {day}",
-            "body": f"The article of {day} has two sentences. This is the second of them.",
-            "published_at": datetime(day.year, day.month, day.day, 12, tzinfo=MOSCOW).isoformat(),
-            "lang": "en",
-        }
-        for day in days
-    ]
-    path.write_text("\n".join(json.dumps(line) for line in lines), "utf-8")
-    return path
-
-
 @pytest.mark.parametrize("process_zone", ["UTC", "Pacific/Kiritimati"])
 def test_run_without_a_date_sends_the_last_complete_day_in_the_sites_zone(
     cli: Cli, smtp_server: SavingSmtpServer, tmp_path: Path, process_zone: str
@@ -108,7 +69,7 @@ def test_run_without_a_date_sends_the_last_complete_day_in_the_sites_zone(
     before = last_complete_day(now=datetime.now(UTC), tz=MOSCOW)
     days = [before + timedelta(days=n) for n in (-1, 0, 1, 2)]  # yesterday in Moscow is days[1]
     cli("db", "upgrade")
-    cli("ingest", _articles_on(tmp_path / "days.jsonl", *days))
+    cli("ingest", articles_of(tmp_path / "days.jsonl", *days))
     cli("subscribers", "add", "reader@example.org")
     done = cli("run", TZ=process_zone)
     status = cli("status", TZ=process_zone)

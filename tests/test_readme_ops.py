@@ -5,13 +5,12 @@ README stays true. Only the folders move (/srv, /etc, /var under a temporary fol
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import shutil
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,7 +26,7 @@ from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import ensure_current, upgrade
 from newsletter.store.models import Subscriber, Suppression
 from subscribers import add_subscriber, forget
-from tests.conftest import received
+from tests.conftest import articles_of, received
 
 README = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
 FOLDERS = ("/srv/newsletter", "/etc/newsletter", "/var/log/newsletter", "/var/lib/newsletter")
@@ -145,23 +144,6 @@ class Server:
         return done.stdout
 
 
-def _articles(path: Path, *days: date) -> Path:
-    tz = DEFAULT_TIMEZONE
-    lines = [
-        {
-            "type": "article",
-            "url": f"https://vpk-news.example/articles/{day}",
-            "title": f"Article of {day}",
-            "body": f"The article of {day} has two sentences. This is the second of them.",
-            "published_at": datetime(day.year, day.month, day.day, 12, tzinfo=tz).isoformat(),
-            "lang": "en",
-        }
-        for day in days
-    ]
-    path.write_text("\n".join(json.dumps(line) for line in lines), "utf-8")
-    return path
-
-
 def test_the_crontab_runs_in_the_morning_in_the_sites_zone() -> None:
     variables, when, command = _crontab()
     assert variables["CRON_TZ"] == "Europe/Moscow" == DEFAULT_TIMEZONE.key
@@ -203,7 +185,7 @@ def test_the_readmes_crontab_line_and_secrets_file_under_crons_environment(
     # The day before and the day itself in Moscow: only the day before goes, and cron mails
     # nothing, since nothing went wrong.
     days = [before - timedelta(days=1), before, before + timedelta(days=1)]
-    server.newsletter("ingest", _articles(tmp_path / "articles.jsonl", *days))
+    server.newsletter("ingest", articles_of(tmp_path / "articles.jsonl", *days))
     before = last_complete_day(now=datetime.now(UTC), tz=DEFAULT_TIMEZONE)
     mailed = server.cron(job, variables)
     after = last_complete_day(now=datetime.now(UTC), tz=DEFAULT_TIMEZONE)

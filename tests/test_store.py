@@ -22,6 +22,7 @@ from newsletter.store import queries
 from newsletter.store.db import make_engine, session_scope
 from newsletter.store.migrate import _config, ensure_current, upgrade
 from newsletter.store.models import Article, Delivery, Edition, Post, Subscriber, Thread
+from tests.conftest import downgrade
 from tests.smtp_faults import DAY, make_edition
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -191,10 +192,7 @@ def test_downgrading_past_the_subscriber_history_keeps_deliveries(
         assert (
             pipeline.send(engine=engine, settings=settings, day=DAY, transport=transport).sent == 2
         )
-    config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0002")
+    downgrade(engine, "0002")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM deliveries")).scalar() == 2
         assert connection.execute(text("SELECT count(*) FROM subscribers")).scalar() == 2

@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.store.db import make_engine, session_scope
-from newsletter.store.migrate import _config, upgrade
+from newsletter.store.migrate import upgrade
 from newsletter.store.models import Subscriber, SubscriberEvent, SubscriberStatus, new_link_key
 from subscribers import (
     Confirmed,
@@ -29,6 +28,7 @@ from subscribers import (
     unsubscribe,
 )
 from subscribers.queries import history_of
+from tests.conftest import downgrade
 
 SECRET = "3f1c0a9e8b7d6c5f4e3d2c1b0a998877"
 WEEK = timedelta(days=7)
@@ -180,10 +180,7 @@ def test_the_migration_gives_existing_subscribers_a_history(database_url: str) -
         ]
         assert events[0].cause == "on the list before history was kept"
         assert [s.sections for s in session.scalars(select(Subscriber))] == [[], []]
-    config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0002")
+    downgrade(engine, "0002")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM subscribers")).scalar() == 2
         with pytest.raises(IntegrityError):  # the case-blind unique index survived

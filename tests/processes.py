@@ -1,0 +1,52 @@
+"""`newsletter ARGS` run as the installed command in a process of its own, as operators and
+cron run it, and the environment the tests give it (`tests.inprocess` is the same in the test's
+own process, where a new Python process would cost too much)."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from newsletter.delivery.smtp.sink import SavingSmtpServer
+from tests.inprocess import Cli
+
+
+def newsletter_env(*, db_url: str, smtp: SavingSmtpServer, home: Path) -> dict[str, str]:
+    """A store at `db_url`, mail to the test's SMTP server, a fresh secret key, and no more of
+    the test runner's environment than cron would give: what every command needs to work."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "NEWSLETTER_DATABASE_URL": db_url,
+        "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
+        "NEWSLETTER_BASE_URL": "https://news.example.org",
+        "NEWSLETTER_SECRET_KEY": secrets.token_hex(32),
+        "NEWSLETTER_SMTP_HOST": smtp.host,
+        "NEWSLETTER_SMTP_PORT": str(smtp.port),
+    }
+
+
+def process_cli(env: Mapping[str, str], *, cwd: Path | None = None) -> Cli:
+    """`cli(*args, expect=0, stdin="", **more_env)`: the command's exit code must be `expect`
+    (the failure shows its output); returns the finished process."""
+
+    def run(
+        *args: str | Path, expect: int = 0, stdin: str = "", **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "newsletter", *map(str, args)],
+            env={**env, **extra_env},
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == expect, done.stdout + done.stderr
+        return done
+
+    return run
