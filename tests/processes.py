@@ -7,8 +7,12 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 from newsletter.delivery.smtp.sink import SavingSmtpServer
 from tests.inprocess import Cli
@@ -29,7 +33,7 @@ def newsletter_env(*, db_url: str, smtp: SavingSmtpServer, home: Path) -> dict[s
     }
 
 
-def process_cli(env: Mapping[str, str], *, cwd: Path | None = None) -> Cli:
+def process_cli(env: Mapping[str, str], *, cwd: Path | None = None, timeout: float = 120) -> Cli:
     """`cli(*args, expect=0, stdin="", **more_env)`: the command's exit code must be `expect`
     (the failure shows its output); returns the finished process."""
 
@@ -43,10 +47,37 @@ def process_cli(env: Mapping[str, str], *, cwd: Path | None = None) -> Cli:
             input=stdin,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=timeout,
             check=False,
         )
         assert done.returncode == expect, done.stdout + done.stderr
         return done
 
     return run
+
+
+@contextmanager
+def serve_process(env: Mapping[str, str], port: int, *args: str) -> Iterator[str]:
+    """`newsletter serve --port PORT ARGS` in a process of its own, once it answers: its
+    address; stopped afterwards."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60  # a loaded machine starts Python slowly
+        while True:
+            try:
+                httpx.get(f"{base}/subscribe")
+                break
+            except httpx.ConnectError:
+                assert server.poll() is None, server.communicate()[0]
+                assert time.monotonic() < deadline, "newsletter serve did not start"
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(20)

@@ -10,7 +10,6 @@ import json
 import mailbox
 import secrets
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from subscribers import (
     write_backup,
 )
 from tests.conftest import FIXTURES, serving
+from tests.processes import process_cli
 from tests.smtp_faults import DAY
 
 SECRET = secrets.token_hex(32)
@@ -210,16 +210,8 @@ def test_a_restore_into_postgresql_continues_its_ids(pg_url: str, tmp_path: Path
 
 
 def _cli(url: str, *args: str | Path, expect: int = 0) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "newsletter", *map(str, args)],
-        env={"PATH": "/usr/bin:/bin", "NEWSLETTER_DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == expect, done.stdout + done.stderr
-    return done
+    env = {"PATH": "/usr/bin:/bin", "NEWSLETTER_DATABASE_URL": url}
+    return process_cli(env)(*args, expect=expect)
 
 
 def test_the_backup_commands(tmp_path: Path) -> None:

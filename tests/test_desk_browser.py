@@ -7,22 +7,18 @@ Skipped without Chromium or Playwright, unless NEWSLETTER_TEST_REQUIRE_BROWSER=1
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from markupsafe import escape
 
 from newsletter.delivery.smtp.sink import SavingSmtpServer, free_port
 from tests.conftest import received
+from tests.processes import newsletter_env, process_cli, serve_process
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -45,32 +41,17 @@ class Served:
     env: dict[str, str]
 
     def cli(self, *args: str, expect: int = 0, stdin: str = "", **extra: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "newsletter", *args],
-            env=self.env | extra,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert done.returncode == expect, done.stdout + done.stderr
-        return done.stdout
+        run = process_cli(self.env, timeout=180)
+        return run(*args, expect=expect, stdin=stdin, **extra).stdout
 
 
 @pytest.fixture
 def served(tmp_path: Path, smtp_server: SavingSmtpServer) -> Iterator[Served]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'desk.sqlite3'}",
-        "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
+    db_url = f"sqlite:///{tmp_path / 'desk.sqlite3'}"
+    env = newsletter_env(db_url=db_url, smtp=smtp_server, home=tmp_path) | {
         "NEWSLETTER_BASE_URL": base,
-        "NEWSLETTER_SECRET_KEY": secrets.token_hex(32),
-        "NEWSLETTER_SMTP_HOST": smtp_server.host,
-        "NEWSLETTER_SMTP_PORT": str(smtp_server.port),
         "NEWSLETTER_EDITION_REQUIRE_APPROVAL": "true",
     }
     site = Served(base, env)
@@ -80,26 +61,8 @@ def served(tmp_path: Path, smtp_server: SavingSmtpServer) -> Iterator[Served]:
     site.cli("subscribers", "add", "chitatel@example.org", "--lang", "ru")
     site.cli("build", "--date", DAY)
     site.cli("editors", "add", EDITOR, stdin=f"{PASSWORD}\n")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "newsletter", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/desk/login")
-                break
-            except httpx.ConnectError:
-                assert server.poll() is None, server.communicate()[0]
-                assert time.monotonic() < deadline, "newsletter serve did not start"
-                time.sleep(0.2)
+    with serve_process(env, port):
         yield site
-    finally:
-        server.terminate()
-        server.wait(20)
 
 
 def _items(page: Page) -> list[str]:

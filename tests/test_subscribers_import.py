@@ -7,7 +7,6 @@ import csv
 import io
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from subscribers import (
     import_csv,
     write_rejects,
 )
+from tests.processes import process_cli
 
 
 @pytest.fixture
@@ -177,16 +177,7 @@ def _cli(tmp_path: Path, *args: str | Path, expect: int = 0) -> subprocess.Compl
         "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
         "NEWSLETTER_SECRET_KEY": secrets.token_hex(16),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "newsletter", *map(str, args)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == expect, done.stdout + done.stderr
-    return done
+    return process_cli(env)(*args, expect=expect)
 
 
 def test_the_import_command_reports_every_bad_row_then_skips_them(tmp_path: Path) -> None:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,46 +10,21 @@ from pathlib import Path
 import httpx
 
 from newsletter.delivery.smtp.sink import SavingSmtpServer, free_port
+from tests.processes import newsletter_env, process_cli, serve_process
 
 
 @contextmanager
 def _serve(tmp_path: Path, smtp: SavingSmtpServer, *args: str, **env: str) -> Iterator[str]:
     """`newsletter serve` on a free port, with `env` added to its environment: its address."""
     port = free_port()
-    environ = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-        "NEWSLETTER_FROM": "VPK News <digest@vpk-news.example>",
+    db_url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    environ = newsletter_env(db_url=db_url, smtp=smtp, home=tmp_path) | {
         "NEWSLETTER_BASE_URL": f"http://127.0.0.1:{port}",
-        "NEWSLETTER_SECRET_KEY": secrets.token_hex(32),
-        "NEWSLETTER_SMTP_HOST": smtp.host,
-        "NEWSLETTER_SMTP_PORT": str(smtp.port),
         **env,
     }
-    newsletter = [sys.executable, "-m", "newsletter"]
-    subprocess.run([*newsletter, "db", "upgrade"], env=environ, check=True, capture_output=True)
-    server = subprocess.Popen(
-        [*newsletter, "serve", "--port", str(port), *args],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60  # a loaded machine starts Python slowly
-        while True:
-            try:
-                httpx.get(f"{base}/subscribe")
-                break
-            except httpx.ConnectError:
-                assert server.poll() is None, server.communicate()[0]
-                assert time.monotonic() < deadline, "newsletter serve did not start"
-                time.sleep(0.1)
+    process_cli(environ)("db", "upgrade")
+    with serve_process(environ, port, *args) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_serve_answers_behind_its_base_url(tmp_path: Path, smtp_server: SavingSmtpServer) -> None:
