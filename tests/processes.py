@@ -33,23 +33,34 @@ def newsletter_env(*, db_url: str, smtp: SavingSmtpServer, home: Path) -> dict[s
     }
 
 
+def run_newsletter(
+    env: Mapping[str, str],
+    *args: str | Path,
+    stdin: str = "",
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`newsletter ARGS` with exactly `env`, finished: its exit code, stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsletter", *map(str, args)],
+        env=dict(env),
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def process_cli(env: Mapping[str, str], *, cwd: Path | None = None, timeout: float = 120) -> Cli:
-    """`cli(*args, expect=0, stdin="", **more_env)`: the command's exit code must be `expect`
-    (the failure shows its output); returns the finished process."""
+    """`cli(*args, expect=0, stdin="", **more_env)`: `run_newsletter` whose exit code must be
+    `expect` (the failure shows its output)."""
 
     def run(
         *args: str | Path, expect: int = 0, stdin: str = "", **extra_env: str
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "newsletter", *map(str, args)],
-            env={**env, **extra_env},
-            cwd=cwd,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        done = run_newsletter({**env, **extra_env}, *args, stdin=stdin, cwd=cwd, timeout=timeout)
         assert done.returncode == expect, done.stdout + done.stderr
         return done
 

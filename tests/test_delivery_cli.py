@@ -4,7 +4,6 @@ exit code that says something is left to retry, the status of an edition, the se
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 from newsletter.config import load_settings
 from newsletter.errors import ConfigError
+from tests.processes import run_newsletter
 from tests.smtp_faults import DAY, Faults, FaultySmtpServer, cli_env, make_edition, sender_store
 
 BUSY = "busy@example.org"
@@ -35,14 +35,7 @@ def _greylisting_relay(tmp_path: Path) -> Iterator[Relay]:
         env = cli_env(settings, server, max_attempts="2", backoff_seconds="0.05")
 
         def newsletter(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "newsletter", *args],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            return run_newsletter(env, *args)
 
         yield faults, server, newsletter, env
 

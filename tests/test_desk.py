@@ -34,6 +34,7 @@ from newsletter.store.queries import get_edition, store_batch
 from newsletter.web import create_app
 from newsletter.web.desk.session import FAILURES_PER_ACCOUNT, FAILURES_PER_CLIENT, SESSION_HOURS
 from tests.conftest import downgrade, serving
+from tests.smtp_faults import sender_store
 from tests.web_site import Clock
 
 DAY = date(2024, 12, 23)
@@ -318,14 +319,7 @@ def test_the_previews_links_open_a_test_copys_pages(desk: DeskSite) -> None:
 def test_rebuild_after_new_articles_keeps_editors_changes(
     sqlite_url: str, smtp_server: SavingSmtpServer
 ) -> None:
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
-    settings = Settings(
-        database_url=sqlite_url,
-        from_address="VPK News <digest@vpk-news.example>",
-        base_url="https://news.example.org",
-        secret_key=secrets.token_hex(32),
-    )
+    engine, settings = sender_store(sqlite_url)
     sample_day(engine, settings)
     change = dict(engine=engine, settings=settings, day=DAY, editor=EDITOR)
     actions.change_item(**change, url=HANOI, action="exclude")  # type: ignore[arg-type]
@@ -486,14 +480,7 @@ def test_a_refused_test_copy_is_shown_and_logged(desk: DeskSite) -> None:
 
 
 def test_downgrading_the_desk_keeps_editions_items(sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
-    settings = Settings(
-        database_url=sqlite_url,
-        from_address="VPK News <digest@vpk-news.example>",
-        base_url="https://news.example.org",
-        secret_key=secrets.token_hex(32),
-    )
+    engine, settings = sender_store(sqlite_url)
     sample_day(engine, settings)
     with engine.connect() as connection:
         items = connection.execute(text("SELECT count(*) FROM edition_items")).scalar()

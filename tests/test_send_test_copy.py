@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import subprocess
-import sys
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -24,6 +23,7 @@ from newsletter.store.db import session_scope
 from newsletter.store.models import Delivery, Subscriber, SubscriberStatus
 from newsletter.web import create_app
 from tests.conftest import received, serving
+from tests.processes import run_newsletter
 from tests.smtp_faults import DAY, make_edition
 
 
@@ -47,14 +47,7 @@ def _newsletter(
     }
     if secret:
         env["NEWSLETTER_SECRET_KEY"] = str(settings.secret_key)
-    return subprocess.run(
-        [sys.executable, "-m", "newsletter", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_newsletter(env, *args)
 
 
 def _links(message: EmailMessage, path: str) -> set[str]:
