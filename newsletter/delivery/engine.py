@@ -13,6 +13,7 @@ below them sees only the two protocols of `newsletter.delivery.protocols`."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -51,6 +52,9 @@ from subscribers import normalize_address
 from subscribers.outcomes import mark_bounced
 
 _CLAIM = 200  # deliveries claimed per transaction
+# How long a thread may hold the GIL while another waits (Python's default: 5 ms). See
+# `Sender.deliver`.
+_SWITCH_SECONDS = 0.0005
 _POLL = 1.0  # seconds between looks at the ledger while waiting for retries or other senders
 _DRY_BATCH = 500
 
@@ -357,9 +361,16 @@ class Sender:
         self.exclusive = exclusive
         self.close_connections = close_connections
         self.bounced = bounced
+        self._variants: dict[tuple[str, tuple[str, ...], bool], Variant] = {}
 
     def deliver(self, report: SendReport, *, progress: Progress | None, total: int) -> None:
+        """Send until nothing is left for this run. Meanwhile the interpreter switches threads
+        every half millisecond instead of every 5: each connection wakes from a socket read
+        several times per message, and a thread running Python (composing, the writer's
+        statement) would otherwise keep it waiting longer than the relay takes to answer."""
         backlog = _Backlog()
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(_SWITCH_SECONDS)
         try:
             with (
                 self.ledger,
@@ -373,6 +384,7 @@ class Sender:
             ):
                 self._feed(pool, backlog, report, _Meter(report, total, progress))
         finally:
+            sys.setswitchinterval(switch)
             self.ledger.release_own()
             # What was recorded after the loop stopped: its bounces still count.
             self._recorded(backlog, report, self.ledger.committed())
@@ -450,9 +462,13 @@ class Sender:
         )
 
     def _variant(self, claim: ClaimedDelivery) -> Variant:
-        return self.messages.variant(
-            lang=claim.lang, sections=claim.sections, other_languages=claim.other_languages
-        )
+        key = (claim.lang, claim.sections, claim.other_languages)
+        variant = self._variants.get(key)
+        if variant is None:  # a few per edition: most readers choose no sections
+            variant = self._variants[key] = self.messages.variant(
+                lang=claim.lang, sections=claim.sections, other_languages=claim.other_languages
+            )
+        return variant
 
     def _refuse_if_busy(self) -> None:
         holder = self.ledger.live_holder()

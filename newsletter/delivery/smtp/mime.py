@@ -12,8 +12,10 @@ files and as the reference the fast path is tested against."""
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -304,5 +306,10 @@ def compose(
 
 def mail_date() -> str:
     """Now as RFC 5322 writes it, with a numeric zone (`+0000`); `formatdate(usegmt=True)`
-    writes the obsolete `GMT`."""
-    return format_datetime(datetime.now(UTC).replace(microsecond=0))
+    writes the obsolete `GMT`. Formatted once per second: a send asks for it for every message."""
+    return _date_of_second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=2)
+def _date_of_second(second: int) -> str:
+    return format_datetime(datetime.fromtimestamp(second, UTC))
