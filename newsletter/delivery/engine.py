@@ -146,7 +146,6 @@ def send(
         messages=messages,
         rate=RateLimit(per_second=d.rate_per_second, per_hour=d.rate_per_hour),
         lease_seconds=d.lease_seconds,
-        exclusive=not worker,
         close_connections=transport is None,
         bounced=lambda causes: _take_off_list(engine, causes),
     )
@@ -349,7 +348,6 @@ class Sender:
         messages: Messages,
         rate: RateLimit,
         lease_seconds: float,
-        exclusive: bool,
         close_connections: bool,
         bounced: Callable[[dict[int, str]], int],
     ) -> None:
@@ -358,7 +356,6 @@ class Sender:
         self.messages = messages
         self.rate = rate
         self.lease_seconds = lease_seconds
-        self.exclusive = exclusive
         self.close_connections = close_connections
         self.bounced = bounced
         self._variants: dict[tuple[str, tuple[str, ...], bool], Variant] = {}
@@ -408,7 +405,7 @@ class Sender:
             if backlog.wants_more() and claiming.due(now):
                 claimed = self._claim(backlog)
                 if not claimed:
-                    if claiming.first and self.exclusive:
+                    if claiming.first and self.ledger.exclusive:
                         self._refuse_if_busy()
                     claiming.found_nothing(now)
                 claiming.first = False

@@ -43,6 +43,8 @@ class Ledger(Protocol):
     call from theirs."""
 
     owner: str
+    # Claims nothing while another sender holds a live lease: one sender per edition.
+    exclusive: bool
 
     def __enter__(self) -> Ledger: ...
 

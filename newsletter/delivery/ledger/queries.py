@@ -194,7 +194,15 @@ def release_claims(
     takes the state the rule gives it, in the same transaction."""
     held = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(_in_id_order(*_claimed_by(edition_id, owners))))
+        .where(
+            Delivery.id.in_(
+                _in_id_order(
+                    Delivery.edition_id == edition_id,
+                    Delivery.status == DeliveryStatus.SENDING,
+                    Delivery.lease_owner.in_(owners),
+                )
+            )
+        )
         .values(lease_owner=None, lease_until=None)
         .returning(Delivery.id, Delivery.attempts)
     ).all()
@@ -216,14 +224,6 @@ def release_claims(
         ],
     )
     return len(outcomes)
-
-
-def _claimed_by(edition_id: int, owners: Sequence[str]) -> tuple[ColumnElement[bool], ...]:
-    return (
-        Delivery.edition_id == edition_id,
-        Delivery.status == DeliveryStatus.SENDING,
-        Delivery.lease_owner.in_(owners),
-    )
 
 
 def lease_holders(*, session: Session, edition_id: int) -> dict[str, datetime]:

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from newsletter.delivery.ledger import queries
 from newsletter.delivery.ledger.rules import Attempt, ClaimedDelivery, Job, RetryPolicy
-from newsletter.delivery.ledger.writer import Committed, Wait, Writer
+from newsletter.delivery.ledger.writer import Committed, Writer
+from newsletter.delivery.protocols import Wait
 from newsletter.delivery.report import SendReport
 from newsletter.store.db import session_scope
 
@@ -39,7 +40,7 @@ class SqlLedger:
         self._engine = engine
         self._edition_id = edition_id
         self._lease = lease
-        self._exclusive = exclusive
+        self.exclusive = exclusive
         self._writer = Writer(engine, policy=policy, report=report)
 
     def __enter__(self) -> SqlLedger:
@@ -64,7 +65,7 @@ class SqlLedger:
                 limit=limit,
                 now=now,
                 lease_until=now + self._lease,
-                exclusive=self._exclusive,
+                exclusive=self.exclusive,
             )
 
     def record(self, job: Job, attempt: Attempt | None, reason: str | None = None) -> Wait:

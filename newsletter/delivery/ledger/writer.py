@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,13 +26,12 @@ from newsletter.delivery.ledger.rules import (
     after_attempt,
     skipped,
 )
+from newsletter.delivery.protocols import Wait
 from newsletter.delivery.report import EMPTY_EDITION, SendReport
 from newsletter.store.models import DeliveryStatus
 
 _BATCH = 500  # outcomes per commit at most
 _EXAMPLES = 20  # refusals listed in the report; the rest are counted by reply code
-
-Wait = Callable[[], None]
 
 
 @dataclass
